@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite. Extra arguments go to pytest, e.g. `-m "not slow"`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+exec .venv/bin/python -m pytest -n 2 "$@"

@@ -1,0 +1,137 @@
+"""Observer code that runs inside the notebook's kernel, not in repropack's process.
+
+It is sent to the kernel as source text, so it must use the standard library
+only: the kernel's interpreter may be a different environment without
+repropack. ``start`` installs an audit hook that notes every ``open`` of a file
+under the project; ``collect`` writes what was seen, the modules imported since
+``start`` and the interpreter's environment, as JSON, to a path outside the
+project. Audit hooks cannot be removed, so ``collect`` switches recording off.
+"""
+
+import json
+import os
+import platform
+import sys
+
+_state = {"root": "", "recording": False, "reads": set(), "writes": set(), "modules_before": set()}
+
+_CHANGING_FLAGS = os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _on_audit(event, args):
+    # Called for every audited event in the kernel: keep the common path cheap.
+    if event != "open" or not _state["recording"]:
+        return
+    path, mode, flags = args
+    if isinstance(path, int):
+        return  # an already-open descriptor: its path was seen when it was opened
+    try:
+        full = os.path.abspath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return
+    root = _state["root"]
+    if not (full == root or full.startswith(root + os.sep)):
+        return
+    if mode:  # open() and io.open_code() pass a mode string
+        reading = "r" in mode or "+" in mode
+        writing = any(c in mode for c in "wax+")
+    else:  # os.open() passes flags only
+        access = (flags or 0) & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+        reading = access in (os.O_RDONLY, os.O_RDWR)
+        writing = access != os.O_RDONLY or bool((flags or 0) & _CHANGING_FLAGS)
+    if reading:
+        _state["reads"].add(full)
+    if writing:
+        _state["writes"].add(full)
+
+
+def start(root):
+    _state["root"] = os.path.abspath(root)
+    _state["modules_before"] = set(sys.modules)
+    _state["recording"] = True
+    sys.addaudithook(_on_audit)
+
+
+def _marker_environment():
+    # The PEP 508 marker variables, computed as packaging does, so the caller can
+    # evaluate Requires-Dist markers for this interpreter without running here.
+    impl = sys.implementation
+    version = impl.version
+    impl_version = f"{version.major}.{version.minor}.{version.micro}"
+    if version.releaselevel != "final":
+        impl_version += version.releaselevel[0] + str(version.serial)
+    return {
+        "implementation_name": impl.name,
+        "implementation_version": impl_version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def _is_local(dist):
+    try:
+        text = dist.read_text("direct_url.json")
+    except OSError:
+        return False
+    if not text:
+        return False
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return False
+    return "dir_info" in info or "vcs_info" in info or str(info.get("url", "")).startswith("file:")
+
+
+def installed_distributions():
+    """Every distribution visible to this interpreter, first on sys.path wins."""
+    from importlib import metadata
+
+    modules_of = {}
+    for module, names in metadata.packages_distributions().items():
+        for name in names:
+            modules_of.setdefault(name.lower(), set()).add(module)
+    seen = set()
+    found = []
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name or name.lower() in seen:
+            continue
+        seen.add(name.lower())
+        found.append(
+            {
+                "name": name,
+                "version": dist.version,
+                "requires": list(dist.requires or []),
+                "top_level_modules": sorted(modules_of.get(name.lower(), ())),
+                "local": _is_local(dist),
+            }
+        )
+    return found
+
+
+def collect(out_path):
+    _state["recording"] = False
+    imported = {name.split(".")[0] for name in set(sys.modules) - _state["modules_before"]}
+    report = {
+        "reads": sorted(_state["reads"]),
+        "writes": sorted(_state["writes"]),
+        "imported_modules": sorted(imported),
+        "interpreter": {
+            "python_version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "executable": sys.executable,
+        },
+        "marker_environment": _marker_environment(),
+        "distributions": installed_distributions(),
+    }
+    with open(out_path, "w", encoding="utf-8") as fh:
+        json.dump(report, fh)

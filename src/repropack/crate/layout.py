@@ -1,0 +1,33 @@
+"""Where repropack's own files live inside a package (the reserved folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from repropack.model import RESERVED_DIR
+
+METADATA = "ro-crate-metadata.json"
+DOCKERFILE = f"{RESERVED_DIR}/Dockerfile"
+LOCK = f"{RESERVED_DIR}/requirements.lock.txt"
+SETTINGS = f"{RESERVED_DIR}/settings.json"
+CAPTURE = f"{RESERVED_DIR}/capture.json"
+ENV_COPIES = f"{RESERVED_DIR}/env"
+WHEELHOUSE = f"{RESERVED_DIR}/wheelhouse"
+CONTEXTS = f"{RESERVED_DIR}/contexts"
+
+_TEMP_MARKER = ".repropack-tmp-"
+
+
+def env_copy(env_file: str) -> str:
+    """Package path of the copy of a project environment file (requirements.txt, ...)."""
+    return f"{ENV_COPIES}/{env_file}"
+
+
+def temp_sibling(output: Path, token: str) -> Path:
+    """A temporary path beside ``output``, on the same filesystem so a rename is atomic."""
+    return output.parent / f".{output.name}{_TEMP_MARKER}{token}"
+
+
+def temp_siblings(output: Path) -> list[Path]:
+    """Existing temporary paths of ``output`` (left by a killed export), never packed."""
+    return sorted(output.parent.glob(f".{output.name}{_TEMP_MARKER}*"))

@@ -1,0 +1,112 @@
+"""Write a package atomically: everything goes to a temporary sibling of the
+output, which is renamed into place at the end. An error or Ctrl-C leaves
+nothing at the output path (and an existing output untouched unless forced).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping
+
+from repropack.capture.tree import FileState
+from repropack.crate import layout
+from repropack.crate.archive import write_deterministic_zip, zip_date_time
+from repropack.errors import BadInput
+
+
+@dataclass(frozen=True)
+class PackageContent:
+    """What goes into a package, by package path."""
+
+    metadata: dict
+    disk_files: Mapping[str, tuple[Path, FileState]]  # copied from the project; the state is what was hashed
+    memory_files: Mapping[str, bytes] = field(default_factory=dict)
+    extra_files: Mapping[str, Path] = field(default_factory=dict)  # e.g. downloaded wheels
+
+
+def metadata_bytes(metadata: dict) -> bytes:
+    return (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def is_zip_output(output: Path) -> bool:
+    return output.suffix.lower() == ".zip"
+
+
+def _place(src: Path, dest: Path, *, link: bool) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if link:
+        try:
+            os.link(src, dest)  # the staging tree only feeds the zip: sharing the inode is safe and free
+            return
+        except OSError:
+            pass
+    shutil.copyfile(src, dest)
+
+
+def _stage(stage: Path, content: PackageContent, *, link: bool) -> None:
+    for rel, (src, hashed_state) in content.disk_files.items():
+        _place(src, stage / rel, link=link)
+        st = src.stat()
+        if FileState(st.st_size, st.st_mtime_ns, st.st_ino) != hashed_state:
+            raise BadInput(f"{rel}: the file changed while it was being packaged; export again")
+    for rel, data in content.memory_files.items():
+        dest = stage / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    for rel, src in content.extra_files.items():
+        _place(src, stage / rel, link=link)
+    (stage / layout.METADATA).write_bytes(metadata_bytes(content.metadata))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def _move_into_place(built: Path, output: Path, token: str) -> None:
+    if not os.path.lexists(output):
+        os.replace(built, output)
+        return
+    # Keep the old output until the new one is in place, so a failure loses nothing.
+    old = layout.temp_sibling(output, token + "-old")
+    os.replace(output, old)
+    try:
+        os.replace(built, output)
+    except BaseException:
+        os.replace(old, output)
+        raise
+    _remove(old)
+
+
+def write_package(output: Path, content: PackageContent, *, force: bool, date_published: datetime | None) -> None:
+    """Write a package directory, or a deterministic zip when ``output`` ends in ``.zip``.
+
+    Zip entries carry ``date_published`` (or 1980-01-01 when None) as their
+    timestamp, so the same content and date give the same bytes.
+    """
+    if os.path.lexists(output) and not force:
+        raise BadInput(f"{output}: already exists; pass --force to overwrite it")
+    token = secrets.token_hex(4)
+    stage = layout.temp_sibling(output, token)
+    zipped = layout.temp_sibling(output, token + ".zip")
+    as_zip = is_zip_output(output)
+    try:
+        stage.mkdir()
+        _stage(stage, content, link=as_zip)
+        if as_zip:
+            epoch = int(date_published.timestamp()) if date_published else None
+            write_deterministic_zip(stage, zipped, date_time=zip_date_time(epoch))
+            _move_into_place(zipped, output, token)
+        else:
+            _move_into_place(stage, output, token)
+    finally:
+        _remove(stage)
+        _remove(zipped)

@@ -1,0 +1,28 @@
+"""Locate the data files shipped with repropack (schemas, templates, contexts).
+
+In a wheel they live under ``repropack/_data``; in a source checkout (editable
+install) they are the top-level ``schemas/`` and ``templates/`` folders, which
+stay the single source of truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """Return the folder ``schemas`` or ``templates``, wherever this install keeps it."""
+    for candidate in (_PACKAGE_DIR / "_data" / name, _PACKAGE_DIR.parents[1] / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"repropack data folder {name!r} is missing from this installation")
+
+
+def schema_path(filename: str) -> Path:
+    return data_dir("schemas") / filename
+
+
+def template_dir() -> Path:
+    return data_dir("templates")

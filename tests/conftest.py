@@ -1,0 +1,71 @@
+"""Fixtures that build real, small notebook projects in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+
+def write_notebook(path: Path, *cells: str, kernel: str | None = "python3") -> Path:
+    """A notebook of code cells (markdown when a cell starts with '# MD ')."""
+    nb = nbformat.v4.new_notebook()
+    for src in cells:
+        if src.startswith("# MD "):
+            nb.cells.append(nbformat.v4.new_markdown_cell(src[5:]))
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(src))
+    if kernel:
+        nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+ANALYSIS_CELLS = (
+    "# MD Count rows per group",
+    "import csv, os, collections",
+    "rows = list(csv.DictReader(open('data/input.csv')))\ncounts = collections.Counter(r['group'] for r in rows)",
+    "os.makedirs('outputs', exist_ok=True)\n"
+    "with open('outputs/counts.csv', 'w', newline='') as fh:\n"
+    "    w = csv.writer(fh)\n"
+    "    w.writerow(['group', 'n'])\n"
+    "    for g in sorted(counts): w.writerow([g, counts[g]])",
+    "print(dict(sorted(counts.items())))",
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small stdlib-only project: one notebook, one input, one untouched file."""
+    root = tmp_path / "study"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "input.csv").write_text("id,group\n1,a\n2,b\n3,a\n")
+    (root / "notes.md").write_text("# notes\n")
+    (root / "requirements.txt").write_text("# nothing needed\n")
+    write_notebook(root / "analysis.ipynb", *ANALYSIS_CELLS)
+    (root / "repropack.toml").write_text(
+        'title = "Study"\ndescription = "A small study."\nlicense = "MIT"\n'
+        '[[authors]]\nname = "Ada Example"\norcid = "https://orcid.org/0000-0002-1825-0097"\n'
+        'affiliation = { name = "Example Institute", url = "https://example.org" }\n'
+        '[publisher]\nname = "Example Institute"\nurl = "https://example.org"\n'
+    )
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Keep tests away from the developer's own config and hash cache."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("REPROPACK_CACHE_DIR", str(home / "cache"))
+    monkeypatch.delenv("REPROPACK_CONFIG", raising=False)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout.strip()
