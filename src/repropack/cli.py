@@ -36,6 +36,20 @@ def _emit_json(data: dict) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
+def run() -> None:
+    """Console-script entry: usage errors become one line on stderr and exit 2."""
+    try:
+        code = main.main(standalone_mode=False)
+    except click.UsageError as error:
+        where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        click.echo(f"repropack: error: {error.format_message()}{where}", err=True)
+        sys.exit(2)
+    except click.Abort:
+        click.echo("repropack: interrupted; nothing was written", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="repropack")
 def main() -> None:

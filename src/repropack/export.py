@@ -25,7 +25,7 @@ from repropack.capture.envfiles import declared_requirements, find_env_files
 from repropack.capture.execute import NotebookExecution, execute_notebook, kernel_display_name, read_notebook
 from repropack.capture.git import git_provenance
 from repropack.capture.hashing import HashCache, hash_files
-from repropack.capture.lock import InstalledDistribution, compute_lock, render_requirements_lock
+from repropack.capture.lock import compute_lock, installed_from_report, render_requirements_lock
 from repropack.capture.secrets import find_secrets_in_file, find_secrets_in_text, refuse_secrets
 from repropack.crate import layout
 from repropack.crate.formats import encoding_format
@@ -197,7 +197,7 @@ def _describe_environment(
 ) -> tuple[Environment, str]:
     first = executions[0].observation
     env_files = find_env_files(project)
-    installed = [InstalledDistribution(**{**d, "requires": tuple(d["requires"]), "top_level_modules": tuple(d["top_level_modules"])}) for d in first.distributions]
+    installed = installed_from_report(first.distributions)
     imported = set().union(*(e.observation.imported_modules for e in executions))
     lock, unresolved = compute_lock(
         installed,

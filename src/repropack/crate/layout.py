@@ -17,6 +17,18 @@ CONTEXTS = f"{RESERVED_DIR}/contexts"
 
 _TEMP_MARKER = ".repropack-tmp-"
 
+#: A restricted file's bytes are not in the package, so its entity cannot have a
+#: local path as @id (RO-Crate requires those to exist); it gets this fragment id.
+RESTRICTED_ID_PREFIX = "#restricted/"
+
+
+def entity_id(path: str, restricted: bool) -> str:
+    return f"{RESTRICTED_ID_PREFIX}{path}" if restricted else path
+
+
+def path_of_entity(entity_id: str) -> str:
+    return entity_id.removeprefix(RESTRICTED_ID_PREFIX)
+
 
 def env_copy(env_file: str) -> str:
     """Package path of the copy of a project environment file (requirements.txt, ...)."""

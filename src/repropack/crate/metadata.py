@@ -17,6 +17,7 @@ from rocrate.model.contextentity import ContextEntity
 from rocrate.model.person import Person as CratePerson
 from rocrate.rocrate import ROCrate
 
+from repropack.crate import layout
 from repropack.model import FileRecord, FileRole, NotebookRun, Organization, Package, Person, RunStatus
 from repropack.resources import schema_path
 
@@ -26,10 +27,11 @@ DOCKER_IMAGE_TYPE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
 CONTAINER_IMAGE_ID = "#container-image"
 KERNEL_APP_ID = "https://ipython.org/"
 REPROPACK_APP_ID = "https://pypi.org/project/repropack/"
+# A run that was not executed has no status: the profile allows only these two.
+# roc-validator's shape compares them as plain strings, so they are not {"@id": ...}.
 _ACTION_STATUS = {
     RunStatus.COMPLETED: "http://schema.org/CompletedActionStatus",
     RunStatus.FAILED: "http://schema.org/FailedActionStatus",
-    RunStatus.NOT_EXECUTED: "http://schema.org/PotentialActionStatus",
 }
 
 
@@ -93,9 +95,10 @@ def _run_action(crate: ROCrate, index: int, run: NotebookRun, files: dict[str, A
             if run.status is not RunStatus.NOT_EXECUTED
             else f"{run.notebook} was packaged with its saved outputs, without execution."
         ),
-        "actionStatus": {"@id": _ACTION_STATUS[run.status]},
         "kernelName": run.kernel_name,
     }
+    if run.status in _ACTION_STATUS:
+        props["actionStatus"] = _ACTION_STATUS[run.status]
     if run.start_time:
         props["startTime"] = iso8601(run.start_time)
     if run.end_time:
@@ -148,8 +151,17 @@ def build_metadata(package: Package, *, dockerfile_path: str, lock_path: str, se
 
     files = {}
     for record in sorted(package.files, key=lambda r: r.path):
-        entity = crate.add_file(dest_path=record.path, properties=_file_properties(record))
+        if record.restricted:
+            # add_file would percent-encode the fragment id, so add it as a plain entity.
+            entity = crate.add(
+                ContextEntity(crate, layout.entity_id(record.path, True), properties={"@type": "File", **_file_properties(record)})
+            )
+        else:
+            entity = crate.add_file(dest_path=record.path, properties=_file_properties(record))
         files[record.path] = entity
+    restricted = [files[r.path] for r in package.files if r.restricted]
+    if restricted:
+        root.append_to("hasPart", restricted)
 
     env = package.environment
     image = crate.add(

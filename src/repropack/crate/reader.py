@@ -55,7 +55,7 @@ class OpenedPackage:
             if "File" in _types(entity) and "sha256" in entity:
                 out.append(
                     {
-                        "path": entity["@id"],
+                        "path": layout.path_of_entity(entity["@id"]),
                         "size": int(entity.get("contentSize", 0)),
                         "sha256": entity["sha256"],
                         "encoding_format": entity.get("encodingFormat"),
@@ -75,12 +75,12 @@ class OpenedPackage:
             out.append(
                 {
                     "name": action.get("name"),
-                    "status": (_ref(action.get("actionStatus")) or "").rsplit("/", 1)[-1],
+                    "status": str(action.get("actionStatus") or "not executed").rsplit("/", 1)[-1],
                     "kernel": action.get("kernelName"),
                     "start_time": action.get("startTime"),
                     "end_time": action.get("endTime"),
-                    "inputs": sorted(_ref(o) for o in _as_list(action.get("object"))),
-                    "outputs": sorted(_ref(o) for o in _as_list(action.get("result"))),
+                    "inputs": sorted(layout.path_of_entity(_ref(o) or "") for o in _as_list(action.get("object"))),
+                    "outputs": sorted(layout.path_of_entity(_ref(o) or "") for o in _as_list(action.get("result"))),
                     "error": action.get("error"),
                 }
             )

@@ -1,0 +1,86 @@
+"""The real console script: exit codes, one-line errors, JSON on stdout only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def repropack(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("repropack")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "repropack"]
+    return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+
+
+def test_export_json_prints_one_object_and_check_passes(project, tmp_path):
+    out = tmp_path / "study.crate.zip"
+    done = repropack("export", str(project), "-o", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["output"] == str(out)
+    assert summary["inputs"] == ["data/input.csv"]
+    assert summary["outputs"] == ["outputs/counts.csv"]
+    checked = repropack("check", str(out), "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["valid"] is True
+    inspected = repropack("inspect", str(out), "--json")
+    assert inspected.returncode == 0
+    assert json.loads(inspected.stdout)["notebooks"] == ["analysis.ipynb"]
+
+
+def test_default_output_is_project_name_crate_zip_in_cwd(project, tmp_path):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    done = repropack("export", str(project), cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert (work / "study.crate.zip").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, code, fragment",
+    [
+        (["export", "/nonexistent/project"], 2, "project folder does not exist"),
+        (["export", "--timeout", "soon"], 2, "Invalid value for '--timeout'"),
+        (["inspect", "/nonexistent.zip"], 2, "no such package"),
+        (["check", "/nonexistent.zip"], 2, "no such package"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_with_exit_code(args, code, fragment, tmp_path):
+    done = repropack(*args, cwd=tmp_path)
+    assert done.returncode == code
+    assert fragment in done.stderr
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cell_error_exits_1(project, tmp_path):
+    from tests.conftest import write_notebook
+
+    write_notebook(project / "analysis.ipynb", "raise RuntimeError('boom')")
+    done = repropack("export", str(project), "-o", str(tmp_path / "o.zip"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "repropack: error: analysis.ipynb: cell 0: RuntimeError: boom (pass --allow-errors to package it anyway)"
+    )
+    assert not (tmp_path / "o.zip").exists()
+
+
+def test_tampered_package_fails_check_naming_the_file(project, tmp_path):
+    out = tmp_path / "pkg"
+    assert repropack("export", str(project), "-o", str(out)).returncode == 0
+    (out / "outputs" / "counts.csv").write_text("group,n\na,999\n")
+    done = repropack("check", str(out))
+    assert done.returncode == 1
+    assert any(line.startswith("hash: outputs/counts.csv: ") for line in done.stdout.splitlines())
+
+
+def test_every_command_help_has_an_example():
+    for command in ("export", "inspect", "check"):
+        done = repropack(command, "--help")
+        assert done.returncode == 0
+        assert "Example" in done.stdout and f"repropack {command}" in done.stdout
