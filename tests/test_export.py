@@ -283,3 +283,34 @@ def test_interrupted_write_leaves_nothing(project, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         export_project(project, tmp_path / "o.zip", {})
     _assert_nothing_written(tmp_path, tmp_path / "o.zip")
+
+
+def test_environment_files_are_copied_and_the_dockerfile_is_rendered(project, tmp_path):
+    (project / "environment.yml").write_text("name: s\ndependencies:\n  - python=3.11\n  - pip:\n    - jinja2\n")
+    out = tmp_path / "pkg"
+    export_project(project, out, {"base_image": "site/base:7"})
+    assert (out / ".repropack/env/requirements.txt").read_bytes() == (project / "requirements.txt").read_bytes()
+    assert (out / ".repropack/env/environment.yml").read_bytes() == (project / "environment.yml").read_bytes()
+    dockerfile = (out / ".repropack/Dockerfile").read_text()
+    assert "FROM site/base:7 AS build" in dockerfile
+    assert "jinja2==" in (out / ".repropack/requirements.lock.txt").read_text().lower()  # declared in environment.yml
+
+
+@pytest.mark.slow
+def test_wheelhouse_holds_a_file_for_every_pinned_distribution(project, tmp_path):
+    from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+    out = tmp_path / "pkg"
+    export_project(project, out, {"wheelhouse": True})
+    pinned = {
+        canonicalize_name(line.split("==")[0])
+        for line in (out / ".repropack/requirements.lock.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    files = list((out / ".repropack/wheelhouse").iterdir())
+    names = {
+        parse_wheel_filename(f.name)[0] if f.name.endswith(".whl") else parse_sdist_filename(f.name)[0] for f in files
+    }
+    assert pinned and pinned <= names
+    assert "--no-index --find-links /opt/repropack/wheelhouse" in (out / ".repropack/Dockerfile").read_text()
+    assert check_package(out).problems == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.console import Console
 from rich.table import Table
 
@@ -14,6 +16,12 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _duration(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return "-"
+    return str(int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()))
+
+
 def render_inspection(console: Console, d: dict) -> None:
     console.print(f"[bold]{d['title']}[/bold]  ({d['package']})")
     console.print(d["description"] or "")
@@ -22,10 +30,18 @@ def render_inspection(console: Console, d: dict) -> None:
         g = d["git"]
         console.print(f"git {g['commit']} on {g['branch'] or '(detached)'}{' (dirty)' if g['dirty'] else ''} {g['remote'] or ''}")
     runs = Table(title="Runs")
-    for col in ("notebook run", "status", "kernel", "start", "end", "inputs", "outputs"):
+    for col in ("notebook", "status", "kernel", "started", "seconds", "read", "wrote"):
         runs.add_column(col)
     for r in d["runs"]:
-        runs.add_row(r["name"], r["status"], r["kernel"] or "", r["start_time"] or "", r["end_time"] or "", str(len(r["inputs"])), str(len(r["outputs"])))
+        runs.add_row(
+            r["notebook"] or r["name"],
+            r["status"].removesuffix("ActionStatus"),
+            r["kernel"] or "",
+            r["start_time"] or "-",
+            _duration(r["start_time"], r["end_time"]),
+            str(len(r["inputs"])),
+            str(len(r["outputs"])),
+        )
     console.print(runs)
     files = Table(title="Files")
     for col in ("path", "role", "size", "sha256"):

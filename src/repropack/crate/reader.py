@@ -72,8 +72,11 @@ class OpenedPackage:
             action = self.entities.get(_ref(ref) or "", {})
             if "CreateAction" not in _types(action):
                 continue
+            objects = [self.entities.get(_ref(o) or "", {}) for o in _as_list(action.get("object"))]
+            notebook = next((o["@id"] for o in objects if o.get("fileRole") == "notebook"), None)
             out.append(
                 {
+                    "notebook": notebook,
                     "name": action.get("name"),
                     "status": str(action.get("actionStatus") or "not executed").rsplit("/", 1)[-1],
                     "kernel": action.get("kernelName"),
