@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Protocol
@@ -35,7 +35,6 @@ from repropack.environment.dockerfile import environment_hash, render_dockerfile
 from repropack.environment.wheelhouse import download_wheelhouse
 from repropack.errors import BadInput
 from repropack.model import (
-    Digest,
     Environment,
     FileRecord,
     FileRole,
@@ -46,7 +45,7 @@ from repropack.model import (
     Person,
     RunStatus,
 )
-from repropack.settings import ExportSettings, resolve_settings
+from repropack.settings import ExportSettings, ResolvedSettings, resolve_settings
 
 #: Distributions the replay needs to drive a kernel, locked whether imported or not.
 RUNTIME_DISTRIBUTIONS = ("ipykernel", "nbclient", "nbformat")
@@ -246,6 +245,109 @@ def _json_bytes(data: object) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+@dataclass(frozen=True)
+class _Capture:
+    """What running (or reading) the notebooks produced."""
+
+    executions: list[NotebookExecution]
+    runs: list[NotebookRun]
+    snapshot: tree.Snapshot  # the project tree after the last run
+    notebooks: dict[str, bytes]  # package path -> notebook bytes as packed
+
+
+def _capture(project: Path, notebooks: list[str], s: ExportSettings, ignore: list[Path], progress: ExportProgress) -> _Capture:
+    display = kernel_display_name(s.kernel)
+    current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+    if not s.execute:
+        progress.stage("Reading the kernel's environment")
+        probe = execute_notebook(project, notebooks[0], kernel=s.kernel, timeout=s.timeout, allow_errors=True, execute_cells=False)
+        runs = [_run_record(None, nb, s.kernel, display, (), ()) for nb in notebooks]
+        return _Capture([probe], runs, current, {nb: (project / nb).read_bytes() for nb in notebooks})
+    executions: list[NotebookExecution] = []
+    runs: list[NotebookRun] = []
+    for nb in notebooks:
+        progress.stage(f"Executing {nb}")
+        execution = execute_notebook(
+            project, nb, kernel=s.kernel, timeout=s.timeout, allow_errors=s.allow_errors,
+            on_cell=lambda done, total, nb=nb: progress.cells(nb, done, total),
+        )
+        after = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+        obs = execution.observation
+        # The snapshot catches writes the audit hook cannot see (subprocesses, C code).
+        outputs = (tree.changed_between(current, after) | _relative(project, obs.writes)) & after.keys()
+        inputs = _relative(project, obs.reads) & current.keys()
+        runs.append(_run_record(execution, nb, s.kernel, display, inputs - {nb}, outputs - {nb}))
+        executions.append(execution)
+        current = after
+    packed = {e.path: nbformat.writes(e.notebook).encode("utf-8") + b"\n" for e in executions}
+    return _Capture(executions, runs, current, packed)
+
+
+def _refuse_secrets(project: Path, payload: list[str], notebooks: dict[str, bytes], allowed: tuple[str, ...]) -> None:
+    findings = []
+    for path in payload:
+        findings.extend(find_secrets_in_file(project, path))
+    for path, data in notebooks.items():  # executed notebooks: tokens printed in outputs
+        findings.extend(find_secrets_in_text(path, data.decode("utf-8", errors="replace")))
+    refuse_secrets(findings, allowed=allowed)
+
+
+def _role_of(capture: _Capture):
+    outputs = {p for r in capture.runs for p in r.outputs}
+    inputs = {p for r in capture.runs for p in r.inputs}
+
+    def role(path: str) -> FileRole:
+        if path in capture.notebooks:
+            return FileRole.NOTEBOOK
+        if path in outputs:
+            return FileRole.OUTPUT
+        if path in inputs:
+            return FileRole.INPUT
+        return FileRole.OTHER
+
+    return role
+
+
+def _support_files(
+    project: Path, capture: _Capture, environment: Environment, resolved: ResolvedSettings, dockerfile: str, lock_text: str
+) -> dict[str, bytes]:
+    """repropack's own files under the reserved folder, by package path."""
+    s = resolved.values
+    support: dict[str, bytes] = {layout.DOCKERFILE: dockerfile.encode("utf-8"), layout.LOCK: lock_text.encode("utf-8")}
+    for env_file in environment.env_files:
+        support[layout.env_copy(env_file)] = (project / env_file).read_bytes()
+    support[layout.SETTINGS] = _json_bytes(resolved.recorded())
+    support[layout.CAPTURE] = _json_bytes(
+        {
+            "tool": f"repropack {__version__}",
+            "interpreter": capture.executions[0].observation.interpreter,
+            "kernel": s.kernel,
+            "runs": [
+                {
+                    "notebook": e.path,
+                    "imported_modules": sorted(e.observation.imported_modules),
+                    "read": sorted(_relative(project, e.observation.reads)),
+                    "written": sorted(_relative(project, e.observation.writes)),
+                }
+                for e in capture.executions
+                if s.execute
+            ],
+            "unresolved_requirements": list(environment.unresolved),
+        }
+    )
+    return support
+
+
+def _warnings(environment: Environment, s: ExportSettings) -> tuple[str, ...]:
+    found = [
+        f"declared requirement {name!r} is not installed in the kernel's environment; it is not in the lock"
+        for name in environment.unresolved
+    ]
+    if not s.license:
+        found.append('no license set: add `license = "SPDX-ID"` to repropack.toml so others may reuse the package')
+    return tuple(found)
+
+
 def export_project(
     project: Path,
     output: Path | None,
@@ -257,6 +359,7 @@ def export_project(
 
     ``flags`` holds the settings given on the command line; the project's and
     the user's config files fill in the rest (see ``repropack.settings``).
+    Nothing is written at ``output`` unless the whole export succeeds.
     """
     project = _check_project(project)
     resolved = resolve_settings(flags, project)
@@ -266,141 +369,67 @@ def export_project(
     tree.check_reserved(project)
     ignore = [output, *layout.temp_siblings(output)]
 
-    before = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
-    notebooks = _select_notebooks(project, before, s.notebooks)
-    display = kernel_display_name(s.kernel)
+    notebooks = _select_notebooks(project, tree.snapshot(project, exclude=s.exclude, ignore=ignore), s.notebooks)
     for nb in notebooks:  # refuse an invalid notebook before running any
         read_notebook(project / nb, nb)
+    capture = _capture(project, notebooks, s, ignore, progress)
 
-    executions: list[NotebookExecution] = []
-    runs: list[NotebookRun] = []
-    current = before
-    if s.execute:
-        for nb in notebooks:
-            progress.stage(f"Executing {nb}")
-            execution = execute_notebook(
-                project, nb, kernel=s.kernel, timeout=s.timeout, allow_errors=s.allow_errors,
-                on_cell=lambda done, total, nb=nb: progress.cells(nb, done, total),
-            )
-            after = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
-            obs = execution.observation
-            outputs = (tree.changed_between(current, after) | _relative(project, obs.writes)) & after.keys()
-            inputs = _relative(project, obs.reads) & current.keys()
-            runs.append(_run_record(execution, nb, s.kernel, display, inputs - {nb}, outputs - {nb}))
-            executions.append(execution)
-            current = after
-    else:
-        progress.stage("Reading the kernel's environment")
-        executions.append(
-            execute_notebook(project, notebooks[0], kernel=s.kernel, timeout=s.timeout, allow_errors=True, execute_cells=False)
-        )
-        runs = [_run_record(None, nb, s.kernel, display, (), ()) for nb in notebooks]
-        current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
-
-    notebook_bytes = {
-        e.path: nbformat.writes(e.notebook).encode("utf-8") + b"\n" for e in executions if s.execute
-    }
-    if not s.execute:
-        notebook_bytes = {nb: (project / nb).read_bytes() for nb in notebooks}
-
-    outputs_all = {p for r in runs for p in r.outputs}
-    inputs_all = {p for r in runs for p in r.inputs}
-    restricted = {p for p in current if tree.matches_any(p, s.restrict)}
-    payload = sorted(p for p in current if p not in notebook_bytes)
-
+    restricted = {p for p in capture.snapshot if tree.matches_any(p, s.restrict)}
+    payload = sorted(p for p in capture.snapshot if p not in capture.notebooks)
     progress.stage("Checking for secrets")
-    findings = []
-    for p in payload:
-        if p not in restricted:
-            findings.extend(find_secrets_in_file(project, p))
-    for p, data in notebook_bytes.items():
-        findings.extend(find_secrets_in_text(p, data.decode("utf-8", errors="replace")))
-    refuse_secrets(findings, allowed=s.allow_secret)
+    _refuse_secrets(project, [p for p in payload if p not in restricted], capture.notebooks, s.allow_secret)
 
-    disk_paths = [project / p for p in payload]
-    progress.hashing(sum(current[p].size for p in payload))
-    digests = hash_files(disk_paths, cache=hash_cache if hash_cache is not None else HashCache.default(), on_bytes=progress.hashed)
+    progress.hashing(sum(capture.snapshot[p].size for p in payload))
+    cache = hash_cache if hash_cache is not None else HashCache.default()
+    digests = hash_files([project / p for p in payload], cache=cache, on_bytes=progress.hashed)
 
     progress.stage("Describing the environment")
-    environment, lock_text = _describe_environment(project, executions, s)
+    environment, lock_text = _describe_environment(project, capture.executions, s)
     dockerfile = render_dockerfile(environment, wheelhouse=s.wheelhouse, tool_version=__version__)
-    env_hash = environment_hash(dockerfile, lock_text)
-    git = git_provenance(project)
-    warnings = [f"declared requirement {name!r} is not installed in the kernel's environment; it is not in the lock" for name in environment.unresolved]
-    if not s.license:
-        warnings.append("no license set: add `license = \"SPDX-ID\"` to repropack.toml so others may reuse the package")
+    in_memory = {**capture.notebooks, **_support_files(project, capture, environment, resolved, dockerfile, lock_text)}
 
-    def role(path: str) -> FileRole:
-        if path in notebook_bytes:
-            return FileRole.NOTEBOOK
-        if path in outputs_all:
-            return FileRole.OUTPUT
-        if path in inputs_all:
-            return FileRole.INPUT
-        return FileRole.OTHER
-
-    records: list[FileRecord] = []
-    for p in payload:
-        d = digests[project / p]
-        records.append(
-            FileRecord(p, d.sha256, d.size, encoding_format(p), role(p), p in restricted, s.restrict_note if p in restricted else None)
-        )
-    support: dict[str, bytes] = {layout.DOCKERFILE: dockerfile.encode("utf-8"), layout.LOCK: lock_text.encode("utf-8")}
-    for env_file in environment.env_files:
-        support[layout.env_copy(env_file)] = (project / env_file).read_bytes()
-    support[layout.SETTINGS] = _json_bytes(resolved.recorded())
-    support[layout.CAPTURE] = _json_bytes(
-        {
-            "tool": f"repropack {__version__}",
-            "interpreter": executions[0].observation.interpreter,
-            "kernel": {"name": s.kernel, "display_name": display},
-            "runs": [
-                {"notebook": e.path, "imported_modules": sorted(e.observation.imported_modules),
-                 "read": sorted(_relative(project, e.observation.reads)), "written": sorted(_relative(project, e.observation.writes))}
-                for e in executions if s.execute
-            ],
-            "unresolved_requirements": list(environment.unresolved),
-        }
-    )
-    with tempfile.TemporaryDirectory(prefix="repropack-export-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        wheel_files: dict[str, Path] = {}
+    role = _role_of(capture)
+    records = [
+        FileRecord(p, digests[project / p].sha256, digests[project / p].size, encoding_format(p), role(p),
+                   p in restricted, s.restrict_note if p in restricted else None)
+        for p in payload
+    ]
+    records += [
+        FileRecord(p, hashlib.sha256(data).hexdigest(), len(data), encoding_format(p),
+                   role(p) if p in capture.notebooks else FileRole.SUPPORT)
+        for p, data in in_memory.items()
+    ]
+    with tempfile.TemporaryDirectory(prefix="repropack-export-") as scratch:
+        wheels: dict[str, Path] = {}
         if s.wheelhouse:
             progress.stage("Downloading wheels of the locked environment")
-            wheel_files = download_wheelhouse(lock_text, executions[0].observation.interpreter["executable"], scratch)
-        in_memory = {**notebook_bytes, **support}
-        for p, data in in_memory.items():
-            d = Digest(hashlib.sha256(data).hexdigest(), len(data))
-            records.append(FileRecord(p, d.sha256, d.size, encoding_format(p), role(p) if p in notebook_bytes else FileRole.SUPPORT))
-        if wheel_files:
-            wheel_digests = hash_files(list(wheel_files.values()))
-            for p, src in wheel_files.items():
-                d = wheel_digests[src]
-                records.append(FileRecord(p, d.sha256, d.size, encoding_format(p), FileRole.SUPPORT))
-
-        agent = _person_from_config(dict(s.authors[0]), "authors") if s.authors else Person(getpass.getuser())
+            interpreter = capture.executions[0].observation.interpreter["executable"]
+            wheels = download_wheelhouse(lock_text, interpreter, Path(scratch))
+            wheel_digests = hash_files(list(wheels.values()))
+            records += [
+                FileRecord(p, wheel_digests[src].sha256, wheel_digests[src].size, encoding_format(p), FileRole.SUPPORT)
+                for p, src in wheels.items()
+            ]
         package = Package(
             metadata=_package_metadata(project, s),
             files=sorted(records, key=lambda r: r.path),
-            runs=runs,
+            runs=capture.runs,
             environment=environment,
-            git=git,
+            git=git_provenance(project),
             settings=resolved.recorded(),
-            agent=agent,
+            agent=_person_from_config(dict(s.authors[0]), "authors") if s.authors else Person(getpass.getuser()),
             tool_version=__version__,
         )
-        metadata = build_metadata(package, dockerfile_path=layout.DOCKERFILE, lock_path=layout.LOCK, settings_path=layout.SETTINGS, env_hash=env_hash)
-
-        progress.stage(f"Writing {output.name}")
-        write_package(
-            output,
-            PackageContent(
-                metadata=metadata,
-                disk_files={p: (project / p, current[p]) for p in payload if p not in restricted},
-                memory_files=in_memory,
-                extra_files=wheel_files,
-            ),
-            force=s.force,
-            date_published=package.metadata.date_published,
+        metadata = build_metadata(
+            package, dockerfile_path=layout.DOCKERFILE, lock_path=layout.LOCK, settings_path=layout.SETTINGS,
+            env_hash=environment_hash(dockerfile, lock_text),
         )
-    return ExportResult(output, package, tuple(warnings))
+        progress.stage(f"Writing {output.name}")
+        content = PackageContent(
+            metadata=metadata,
+            disk_files={p: (project / p, capture.snapshot[p]) for p in payload if p not in restricted},
+            memory_files=in_memory,
+            extra_files=wheels,
+        )
+        write_package(output, content, force=s.force, date_published=package.metadata.date_published)
+    return ExportResult(output, package, _warnings(environment, s))

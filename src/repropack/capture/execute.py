@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone

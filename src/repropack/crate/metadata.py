@@ -18,7 +18,7 @@ from rocrate.model.person import Person as CratePerson
 from rocrate.rocrate import ROCrate
 
 from repropack.crate import layout
-from repropack.model import FileRecord, FileRole, NotebookRun, Organization, Package, Person, RunStatus
+from repropack.model import FileRecord, NotebookRun, Organization, Package, Person, RunStatus
 from repropack.resources import schema_path
 
 WORKFLOW_RUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
