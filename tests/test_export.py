@@ -314,3 +314,11 @@ def test_wheelhouse_holds_a_file_for_every_pinned_distribution(project, tmp_path
     assert pinned and pinned <= names
     assert "--no-index --find-links /opt/repropack/wheelhouse" in (out / ".repropack/Dockerfile").read_text()
     assert check_package(out).problems == []
+
+
+def test_reading_data_outside_the_project_is_warned_about(project, tmp_path):
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("x\n")
+    write_notebook(project / "analysis.ipynb", f"print(open({str(outside)!r}).read())")
+    result = export_project(project, tmp_path / "pkg", {})
+    assert any("read files outside the project" in w and str(outside) in w for w in result.warnings)

@@ -338,8 +338,15 @@ def _support_files(
     return support
 
 
-def _warnings(environment: Environment, s: ExportSettings) -> tuple[str, ...]:
+def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) -> tuple[str, ...]:
     found = [
+        f"{e.path} read files outside the project, which are not packed and will be missing at replay: "
+        + ", ".join(sorted(e.observation.outside_reads)[:5])
+        + (" ..." if len(e.observation.outside_reads) > 5 else "")
+        for e in capture.executions
+        if e.observation.outside_reads
+    ]
+    found += [
         f"declared requirement {name!r} is not installed in the kernel's environment; it is not in the lock"
         for name in environment.unresolved
     ]
@@ -432,4 +439,4 @@ def export_project(
             extra_files=wheels,
         )
         write_package(output, content, force=s.force, date_published=package.metadata.date_published)
-    return ExportResult(output, package, _warnings(environment, s))
+    return ExportResult(output, package, _warnings(capture, environment, s))

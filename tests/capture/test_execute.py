@@ -66,3 +66,12 @@ def test_unknown_kernel_is_bad_input(tmp_path):
     write_notebook(tmp_path / "nb.ipynb", "1")
     with pytest.raises(BadInput, match="no Jupyter kernel named 'py99'"):
         execute_notebook(tmp_path, "nb.ipynb", kernel="py99", timeout=30, allow_errors=False)
+
+
+def test_data_read_from_outside_the_project_is_reported(tmp_path):
+    outside = tmp_path / "shared-data.csv"
+    outside.write_text("a\n1\n")
+    project = tmp_path / "p"
+    write_notebook(project / "nb.ipynb", f"open({str(outside)!r}).read()\nimport json, csv")
+    run = execute_notebook(project, "nb.ipynb", kernel="python3", timeout=60, allow_errors=False)
+    assert run.observation.outside_reads == frozenset({str(outside)})

@@ -34,6 +34,7 @@ class Observation:
 
     reads: frozenset[str]  # absolute paths under the project opened for reading
     writes: frozenset[str]
+    outside_reads: frozenset[str]  # data files read from outside the project (not packed)
     imported_modules: frozenset[str]  # top-level module names imported after start
     interpreter: dict[str, str]
     marker_environment: dict[str, str]
@@ -217,6 +218,7 @@ def execute_notebook(
         observation=Observation(
             reads=frozenset(report["reads"]),
             writes=frozenset(report["writes"]),
+            outside_reads=frozenset(report["outside_reads"]),
             imported_modules=frozenset(report["imported_modules"]),
             interpreter=report["interpreter"],
             marker_environment=report["marker_environment"],

@@ -13,7 +13,12 @@ import os
 import platform
 import sys
 
-_state = {"root": "", "recording": False, "reads": set(), "writes": set(), "modules_before": set()}
+_state = {"root": "", "recording": False, "reads": set(), "writes": set(), "outside": set(), "modules_before": set()}
+
+# Reads outside the project under these folders are the interpreter, libraries
+# and per-user caches at work, not data the notebook depends on.
+_SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/proc/", "/sys/", "/dev/", "/opt/", "/var/", "/run/")
+_MAX_OUTSIDE = 50
 
 _CHANGING_FLAGS = os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -29,9 +34,6 @@ def _on_audit(event, args):
         full = os.path.abspath(os.fsdecode(path))
     except (TypeError, ValueError):
         return
-    root = _state["root"]
-    if not (full == root or full.startswith(root + os.sep)):
-        return
     if mode:  # open() and io.open_code() pass a mode string
         reading = "r" in mode or "+" in mode
         writing = any(c in mode for c in "wax+")
@@ -39,13 +41,27 @@ def _on_audit(event, args):
         access = (flags or 0) & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
         reading = access in (os.O_RDONLY, os.O_RDWR)
         writing = access != os.O_RDONLY or bool((flags or 0) & _CHANGING_FLAGS)
-    if reading:
-        _state["reads"].add(full)
-    if writing:
-        _state["writes"].add(full)
+    root = _state["root"]
+    if full == root or full.startswith(root + os.sep):
+        if reading:
+            _state["reads"].add(full)
+        if writing:
+            _state["writes"].add(full)
+    elif reading and not writing:
+        _note_outside(full)
+
+
+def _note_outside(full):
+    if len(_state["outside"]) >= _MAX_OUTSIDE or full.startswith(_state["ignored_prefixes"]):
+        return
+    if os.path.isfile(full):
+        _state["outside"].add(full)
 
 
 def start(root):
+    home_dotfiles = os.path.join(os.path.expanduser("~"), ".")
+    interpreter = {p.rstrip(os.sep) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    _state["ignored_prefixes"] = tuple(interpreter | set(_SYSTEM_PREFIXES) | {home_dotfiles})
     _state["root"] = os.path.abspath(root)
     _state["modules_before"] = set(sys.modules)
     _state["recording"] = True
@@ -122,6 +138,7 @@ def collect(out_path):
     report = {
         "reads": sorted(_state["reads"]),
         "writes": sorted(_state["writes"]),
+        "outside_reads": sorted(_state["outside"]),
         "imported_modules": sorted(imported),
         "interpreter": {
             "python_version": platform.python_version(),
