@@ -313,7 +313,11 @@ def _support_files(
 ) -> dict[str, bytes]:
     """repropack's own files under the reserved folder, by package path."""
     s = resolved.values
-    support: dict[str, bytes] = {layout.DOCKERFILE: dockerfile.encode("utf-8"), layout.LOCK: lock_text.encode("utf-8")}
+    support: dict[str, bytes] = {
+        layout.DOCKERFILE: dockerfile.encode("utf-8"),
+        layout.LOCK: lock_text.encode("utf-8"),
+        layout.CA_BUNDLE: b"",
+    }
     for env_file in environment.env_files:
         support[layout.env_copy(env_file)] = (project / env_file).read_bytes()
     support[layout.SETTINGS] = _json_bytes(resolved.recorded())
@@ -351,7 +355,10 @@ def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) ->
         for name in environment.unresolved
     ]
     if not s.license:
-        found.append('no license set: add `license = "SPDX-ID"` to repropack.toml so others may reuse the package')
+        found.append(
+            'no license set: RO-Crate requires one, so `repropack check` will call the package invalid; '
+            'add `license = "SPDX-ID"` to repropack.toml'
+        )
     return tuple(found)
 
 

@@ -147,3 +147,54 @@ class Package:
     settings: dict[str, object] = field(default_factory=dict)
     agent: Person | None = None
     tool_version: str = ""
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+class OutputStatus(str, Enum):
+    """How a recorded output compares with what the replay produced."""
+
+    IDENTICAL = "identical"  # same sha256
+    EQUIVALENT = "equivalent"  # equal under a comparison rule
+    DIFFERENT = "different"
+    MISSING = "missing"  # recorded, not produced
+    UNEXPECTED = "unexpected"  # produced, not recorded
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    path: str
+    status: OutputStatus
+    rule: str  # name of the comparison rule that decided ("sha256" when the bytes matched)
+    detail: str = ""  # a short, readable diff or summary; empty when identical
+
+
+class Verdict(str, Enum):
+    REPRODUCED = "reproduced"
+    NOT_REPRODUCED = "not_reproduced"
+    FAILED = "failed"
+
+
+class CauseKind(str, Enum):
+    """Why a replay could not run to the end."""
+
+    BUILD_FAILED = "build failed"
+    MISSING_MODULE = "missing module"
+    MISSING_INPUT = "missing or mismatched input"
+    NETWORK_NEEDED = "network needed"
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out of memory"
+    KERNEL_DIED = "kernel died"
+    CELL_ERROR = "cell error"
+
+
+@dataclass(frozen=True)
+class FailureCause:
+    kind: CauseKind
+    detail: str  # one line: which requirement, module, input, or "nb.ipynb cell 3: ValueError: ..."
+    notebook: str | None = None
+    cell: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.detail}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 from repropack.model import RESERVED_DIR
 
@@ -13,7 +14,7 @@ SETTINGS = f"{RESERVED_DIR}/settings.json"
 CAPTURE = f"{RESERVED_DIR}/capture.json"
 ENV_COPIES = f"{RESERVED_DIR}/env"
 WHEELHOUSE = f"{RESERVED_DIR}/wheelhouse"
-CONTEXTS = f"{RESERVED_DIR}/contexts"
+CA_BUNDLE = f"{RESERVED_DIR}/ca-bundle.crt"  # empty placeholder; a replay may supply a real one
 
 _TEMP_MARKER = ".repropack-tmp-"
 
@@ -27,7 +28,8 @@ def entity_id(path: str, restricted: bool) -> str:
 
 
 def path_of_entity(entity_id: str) -> str:
-    return entity_id.removeprefix(RESTRICTED_ID_PREFIX)
+    """The package path an entity describes (rocrate percent-encodes ids such as "my%20notes.md")."""
+    return unquote(entity_id.removeprefix(RESTRICTED_ID_PREFIX))
 
 
 def env_copy(env_file: str) -> str:

@@ -27,8 +27,8 @@ DOCKER_IMAGE_TYPE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
 CONTAINER_IMAGE_ID = "#container-image"
 KERNEL_APP_ID = "https://ipython.org/"
 REPROPACK_APP_ID = "https://pypi.org/project/repropack/"
-# A run that was not executed has no status: the profile allows only these two.
-# roc-validator's shape compares them as plain strings, so they are not {"@id": ...}.
+# The profile allows only these two; roc-validator's shape compares them as
+# plain strings, so they are not {"@id": ...}.
 _ACTION_STATUS = {
     RunStatus.COMPLETED: "http://schema.org/CompletedActionStatus",
     RunStatus.FAILED: "http://schema.org/FailedActionStatus",
@@ -92,13 +92,10 @@ def _run_action(crate: ROCrate, index: int, run: NotebookRun, files: dict[str, A
         "description": (
             f"repropack executed {run.notebook} with the {run.kernel_display_name} kernel "
             f"({run.kernel_name}); object lists the files it read, result the files it wrote."
-            if run.status is not RunStatus.NOT_EXECUTED
-            else f"{run.notebook} was packaged with its saved outputs, without execution."
         ),
         "kernelName": run.kernel_name,
     }
-    if run.status in _ACTION_STATUS:
-        props["actionStatus"] = _ACTION_STATUS[run.status]
+    props["actionStatus"] = _ACTION_STATUS[run.status]
     if run.start_time:
         props["startTime"] = iso8601(run.start_time)
     if run.end_time:
@@ -197,8 +194,11 @@ def build_metadata(package: Package, *, dockerfile_path: str, lock_path: str, se
         )
     )
     agent = _person(crate, package.agent) if package.agent else (authors[0] if authors else None)
+    # A notebook packaged with --no-execute did not run: there is no action to describe.
     actions = [
-        _run_action(crate, i, run, files, agent, image, app) for i, run in enumerate(package.runs, start=1)
+        _run_action(crate, i, run, files, agent, image, app)
+        for i, run in enumerate(package.runs, start=1)
+        if run.status is not RunStatus.NOT_EXECUTED
     ]
     if actions:
         root["mentions"] = actions

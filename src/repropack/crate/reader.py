@@ -28,8 +28,15 @@ def _ref(value: Any) -> str | None:
     return value.get("@id") if isinstance(value, dict) else None
 
 
+def _size(value: Any) -> int | None:
+    """A recorded contentSize as an int, None when it is not a whole number."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).isdigit():
+        return int(value)
+    return None
+
+
 def _types(entity: dict) -> set[str]:
-    return set(_as_list(entity.get("@type")))
+    return {t for t in _as_list(entity.get("@type")) if isinstance(t, str)}
 
 
 @dataclass
@@ -42,7 +49,7 @@ class OpenedPackage:
 
     @property
     def entities(self) -> dict[str, dict]:
-        return {e["@id"]: e for e in self.metadata.get("@graph", []) if isinstance(e, dict) and "@id" in e}
+        return {e["@id"]: e for e in self.metadata.get("@graph", []) if isinstance(e, dict) and isinstance(e.get("@id"), str)}
 
     @property
     def root_entity(self) -> dict:
@@ -56,7 +63,7 @@ class OpenedPackage:
                 out.append(
                     {
                         "path": layout.path_of_entity(entity["@id"]),
-                        "size": int(entity.get("contentSize", 0)),
+                        "size": _size(entity.get("contentSize")),
                         "sha256": entity["sha256"],
                         "encoding_format": entity.get("encodingFormat"),
                         "role": entity.get("fileRole"),

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import jinja2
 
+from repropack.errors import BadInput
 from repropack.model import RESERVED_DIR, Environment
 from repropack.resources import template_dir
 
 DOCKERFILE_TEMPLATE = "Dockerfile.j2"
 
+#: name[:tag][@digest] as Docker accepts it; anything else (a newline, a space)
+#: could smuggle instructions into the rendered Dockerfile.
+DOCKER_REFERENCE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
+
 
 def render_dockerfile(environment: Environment, *, wheelhouse: bool, tool_version: str) -> str:
-    """The Dockerfile text; the same inputs always give the same bytes."""
+    """The Dockerfile text; the same inputs always give the same bytes.
+
+    Only what defines the image goes in (not the host's kernel release), so the
+    environment hash is the same for the same lock on any host.
+    """
+    if not DOCKER_REFERENCE.fullmatch(environment.base_image):
+        raise BadInput(f"base image {environment.base_image!r} is not a valid image reference")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
@@ -23,7 +35,7 @@ def render_dockerfile(environment: Environment, *, wheelhouse: bool, tool_versio
     return env.get_template(DOCKERFILE_TEMPLATE).render(
         base_image=environment.base_image,
         python_version=environment.python_version,
-        platform=environment.platform,
+        machine=environment.machine,
         reserved=RESERVED_DIR,
         wheelhouse=wheelhouse,
         tool_version=tool_version,

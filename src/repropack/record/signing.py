@@ -1,0 +1,370 @@
+"""Sign a run-record folder with Ed25519 and verify it.
+
+What is signed is ``canonical_json({"metadata": M, "files": F})`` where M is
+the parsed ``ro-crate-metadata.json`` and F maps the POSIX path of every other
+regular file in the folder (except the top-level ``signature.json``) to its
+sha256. The metadata file is covered through its parsed form, not its bytes,
+so reformatting it (indentation, key order) keeps the signature valid while
+any change of a value breaks it.
+
+The signature lives in ``signature.json`` beside the files it covers::
+
+    {"algorithm": "Ed25519", "key_id": "ed25519:…", "public_key": <base64 raw 32 bytes>,
+     "signed": "canonical-json(metadata+file sha256)", "files": F,
+     "metadata_sha256": <sha256 of canonical_json(M)>, "signature": <base64 64 bytes>}
+
+``files`` and ``metadata_sha256`` are not needed to check the signature (the
+payload is recomputed from the folder); they let ``verify_record`` name what
+changed when the signature does not match.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from repropack.capture.hashing import sha256_file
+from repropack.crate.layout import METADATA
+from repropack.errors import BadInput
+from repropack.record.keys import key_id, load_private_key, load_public_key
+
+SIGNATURE_FILE = "signature.json"
+ALGORITHM = "Ed25519"
+#: Names what the signature covers; a different value is a format this code does not know.
+SIGNED_CONTENT = "canonical-json(metadata+file sha256)"
+
+_NOT_HASHED = frozenset({SIGNATURE_FILE, METADATA})  # top-level names only
+_PUBLIC_KEY_BYTES = 32
+_SIGNATURE_BYTES = 64
+
+
+def canonical_json(data: object) -> bytes:
+    """The one byte form of a JSON value that signatures are made over.
+
+    Keys sorted, no insignificant whitespace, non-ASCII characters as UTF-8
+    (not ``\\u`` escapes); the same value always gives the same bytes. This is
+    RFC 8785 (JCS)-like but not JCS: numbers are written as Python writes them
+    (``1.0`` stays ``1.0``, JCS writes ``1``) and keys are ordered by code point
+    (JCS orders by UTF-16 unit, which differs only for characters beyond
+    U+FFFF). Signer and verifier both use this function, so that is enough;
+    another implementation must reproduce it, not JCS. Raises ``ValueError``
+    for NaN or ±Infinity, which JSON cannot represent, and for strings that are
+    not valid Unicode.
+    """
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8")
+
+
+def signed_payload(record_dir: Path) -> bytes:
+    """The exact bytes a record's signature covers, recomputed from the folder.
+
+    Raises ``BadInput`` when the metadata file is missing or not strict JSON
+    (duplicate keys and non-finite numbers are refused, so every reader sees
+    the value that was signed), or the folder holds a symbolic link, something
+    other than regular files and folders, an unreadable file or a file name
+    that is not UTF-8.
+    """
+    metadata = _read_metadata(record_dir)
+    scan = _scan_files(record_dir)
+    if scan.problems:
+        raise BadInput(f"{record_dir}: {scan.problems[0]}")
+    return _payload(metadata, scan.files)
+
+
+def sign_record(record_dir: Path, private_key_path: Path) -> dict[str, Any]:
+    """Sign the folder with the key in ``private_key_path``; write and return ``signature.json``'s content.
+
+    An existing ``signature.json`` is replaced. Raises ``BadInput`` as
+    ``signed_payload`` and ``load_private_key`` do.
+    """
+    private_key = load_private_key(private_key_path)
+    metadata = _read_metadata(record_dir)
+    scan = _scan_files(record_dir)
+    if scan.problems:
+        raise BadInput(f"{record_dir}: {scan.problems[0]}")
+    public_key = private_key.public_key()
+    raw_public = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    signature = private_key.sign(_payload(metadata, scan.files))
+    document = {
+        "algorithm": ALGORITHM,
+        "key_id": key_id(public_key),
+        "public_key": base64.b64encode(raw_public).decode("ascii"),
+        "signed": SIGNED_CONTENT,
+        "files": scan.files,
+        "metadata_sha256": _metadata_sha256(metadata),
+        "signature": base64.b64encode(signature).decode("ascii"),
+    }
+    (record_dir / SIGNATURE_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return document
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The outcome of ``verify_record``.
+
+    ``valid`` is true exactly when ``problems`` is empty. ``key_id`` is the id
+    of the public key embedded in ``signature.json`` (None when it cannot be
+    read). Each problem is one line naming what is wrong.
+    """
+
+    valid: bool
+    key_id: str | None
+    problems: tuple[str, ...]
+
+
+def verify_record(record_dir: Path, public_key_path: Path | None = None) -> VerificationResult:
+    """Check a record's signature and list every problem found.
+
+    The payload is recomputed from the folder and checked with
+    ``public_key_path``'s key when given (the embedded key must then be that
+    key too), else with the embedded key. Without ``public_key_path`` a valid
+    result only says the record is intact and signed by the key ``key_id``
+    names; compare that id with a key you trust.
+
+    A tampered or damaged record is reported in ``problems``, never raised.
+    Raises ``BadInput`` only when ``record_dir`` is not a record at all (not a
+    folder, or neither metadata nor signature file) or ``public_key_path``
+    holds no readable Ed25519 key.
+    """
+    if not record_dir.is_dir():
+        raise BadInput(f"{record_dir}: not a folder")
+    if not os.path.lexists(record_dir / METADATA) and not os.path.lexists(record_dir / SIGNATURE_FILE):
+        raise BadInput(f"{record_dir}: not a run record (no {METADATA}, no {SIGNATURE_FILE})")
+    expected_key = load_public_key(public_key_path) if public_key_path is not None else None
+
+    claim = _read_signature_file(record_dir)
+    problems = list(claim.problems)
+    if expected_key is not None and claim.public_key is not None and claim.key_id != key_id(expected_key):
+        problems.append(f"signed by {claim.key_id}, not by the expected key {key_id(expected_key)}")
+
+    scan = _scan_files(record_dir)
+    problems.extend(scan.problems)
+    try:
+        metadata: object = _read_metadata(record_dir)
+    except BadInput as error:
+        problems.append(str(error))
+        return VerificationResult(valid=False, key_id=claim.key_id, problems=tuple(problems))
+
+    verifying_key = expected_key or claim.public_key
+    if verifying_key is None or claim.signature is None:
+        return VerificationResult(valid=False, key_id=claim.key_id, problems=tuple(problems))
+    try:
+        verifying_key.verify(claim.signature, _payload(metadata, scan.files))
+    except InvalidSignature:
+        problems.append("signature does not match the record")
+        problems.extend(_changes_since_signing(claim, metadata, scan.files))
+    else:
+        # The folder is what was signed, so any disagreement is an edit of signature.json itself.
+        if claim.files != scan.files or claim.metadata_sha256 != _metadata_sha256(metadata):
+            problems.append(f"{SIGNATURE_FILE}: its file list or metadata digest differs from the signed record")
+    return VerificationResult(valid=not problems, key_id=claim.key_id, problems=tuple(problems))
+
+
+# --- reading the folder ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FileScan:
+    files: dict[str, str]  # POSIX relative path -> sha256, sorted by path
+    problems: tuple[str, ...]  # entries that cannot be signed: links, special files, unreadable
+
+
+def _scan_files(record_dir: Path) -> _FileScan:
+    """Hash every regular file under ``record_dir`` except the signature and metadata files.
+
+    Symbolic links are not followed but reported (a link could point outside
+    the folder, or change what it points to after signing), so every hashed
+    path is inside the folder.
+    """
+    files: dict[str, str] = {}
+    problems: list[str] = []
+    pending = [record_dir]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as error:
+            problems.append(f"cannot read {folder}: {error.strerror or error}")
+            continue
+        for entry in entries:
+            relpath = Path(entry.path).relative_to(record_dir).as_posix()
+            if folder == record_dir and entry.name in _NOT_HASHED:
+                if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                    problems.append(f"{relpath}: not a regular file")
+                continue
+            if not _is_utf8(relpath):
+                problems.append(f"{relpath.encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')}: file name is not UTF-8")
+            elif entry.is_symlink():
+                problems.append(f"{relpath}: symbolic links are not allowed in a record")
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif not entry.is_file(follow_symlinks=False):
+                problems.append(f"{relpath}: not a regular file")
+            else:
+                try:
+                    files[relpath] = sha256_file(Path(entry.path)).sha256
+                except OSError as error:
+                    problems.append(f"cannot read {relpath}: {error.strerror or error}")
+    return _FileScan(files=dict(sorted(files.items())), problems=tuple(sorted(problems)))
+
+
+def _is_utf8(name: str) -> bool:
+    # os.scandir turns undecodable bytes into lone surrogates, which UTF-8 cannot encode.
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _read_metadata(record_dir: Path) -> object:
+    path = record_dir / METADATA
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_file()):
+        raise BadInput(f"{METADATA}: not a regular file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{METADATA}: missing") from None
+    except OSError as error:
+        raise BadInput(f"cannot read {METADATA}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{METADATA}: not UTF-8") from None
+    try:
+        return _strict_json(text)
+    except ValueError as error:
+        raise BadInput(f"{METADATA}: not valid JSON: {error}") from None
+
+
+def _strict_json(text: str) -> object:
+    """Parse JSON refusing what two readers could see differently: duplicate keys, non-finite numbers."""
+    return json.loads(
+        text,
+        object_pairs_hook=_object_without_duplicates,
+        parse_constant=_refuse_constant,
+        parse_float=_finite_float,
+    )
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # e.g. 1e400 overflows to inf
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _payload(metadata: object, files: dict[str, str]) -> bytes:
+    return canonical_json({"metadata": metadata, "files": files})
+
+
+def _metadata_sha256(metadata: object) -> str:
+    return hashlib.sha256(canonical_json(metadata)).hexdigest()
+
+
+# --- reading signature.json -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SignatureClaim:
+    """What ``signature.json`` says; a None field could not be read (see ``problems``)."""
+
+    public_key: Ed25519PublicKey | None
+    key_id: str | None  # of public_key, not the file's key_id field
+    signature: bytes | None
+    files: dict[str, str] | None
+    metadata_sha256: str | None
+    problems: tuple[str, ...]
+
+
+def _read_signature_file(record_dir: Path) -> _SignatureClaim:
+    path = record_dir / SIGNATURE_FILE
+    if path.is_symlink() or not path.is_file():
+        problem = "missing" if not os.path.lexists(path) else "not a regular file"
+        return _SignatureClaim(None, None, None, None, None, (f"{SIGNATURE_FILE}: {problem}",))
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return _SignatureClaim(None, None, None, None, None, (f"{SIGNATURE_FILE}: unreadable: {error}",))
+    if not isinstance(document, dict):
+        return _SignatureClaim(None, None, None, None, None, (f"{SIGNATURE_FILE}: not a JSON object",))
+    return _parse_claim(document)
+
+
+def _parse_claim(document: dict[str, Any]) -> _SignatureClaim:
+    problems: list[str] = []
+    if document.get("algorithm") != ALGORITHM:
+        problems.append(f"{SIGNATURE_FILE}: algorithm {document.get('algorithm')!r} is not {ALGORITHM!r}")
+    if document.get("signed") != SIGNED_CONTENT:
+        problems.append(f"{SIGNATURE_FILE}: signed content {document.get('signed')!r} is not {SIGNED_CONTENT!r}")
+
+    public_key = None
+    raw_public = _base64_field(document, "public_key", _PUBLIC_KEY_BYTES, problems)
+    if raw_public is not None:
+        public_key = Ed25519PublicKey.from_public_bytes(raw_public)
+    embedded_id = key_id(public_key) if public_key is not None else None
+    if embedded_id is not None and document.get("key_id") != embedded_id:
+        problems.append(f"{SIGNATURE_FILE}: key_id {document.get('key_id')!r} is not the id of its public key, {embedded_id}")
+
+    signature = _base64_field(document, "signature", _SIGNATURE_BYTES, problems)
+
+    files = document.get("files")
+    if not (isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+        problems.append(f"{SIGNATURE_FILE}: files is not a map of path to sha256")
+        files = None
+    metadata_sha256 = document.get("metadata_sha256")
+    if not isinstance(metadata_sha256, str):
+        problems.append(f"{SIGNATURE_FILE}: metadata_sha256 is missing")
+        metadata_sha256 = None
+    return _SignatureClaim(public_key, embedded_id, signature, files, metadata_sha256, tuple(problems))
+
+
+def _base64_field(document: dict[str, Any], name: str, size: int, problems: list[str]) -> bytes | None:
+    value = document.get(name)
+    try:
+        raw = base64.b64decode(value, validate=True) if isinstance(value, str) else None
+    except binascii.Error:
+        raw = None
+    if raw is None or len(raw) != size:
+        problems.append(f"{SIGNATURE_FILE}: {name} is not {size} bytes of base64")
+        return None
+    return raw
+
+
+def _changes_since_signing(claim: _SignatureClaim, metadata: object, files: dict[str, str]) -> list[str]:
+    """Name what differs from the digests ``signature.json`` lists (only meaningful when the signature fails)."""
+    changes: list[str] = []
+    if claim.metadata_sha256 is not None and claim.metadata_sha256 != _metadata_sha256(metadata):
+        changes.append(f"{METADATA}: metadata differs from the signed value")
+    if claim.files is None:
+        return changes
+    for path in sorted(claim.files.keys() | files.keys()):
+        if path not in files:
+            changes.append(f"{path}: signed file is missing")
+        elif path not in claim.files:
+            changes.append(f"{path}: file not covered by the signature")
+        elif files[path] != claim.files[path]:
+            changes.append(f"{path}: sha256 differs from the signed value")
+    return changes

@@ -1,0 +1,168 @@
+"""The rendered Dockerfile and the environment hash that keys images built from it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from repropack.environment.dockerfile import environment_hash, render_dockerfile
+from repropack.model import Environment, LockedDistribution
+
+BASE = "python:3.11.7-slim-bookworm"
+LOCK_PATH = "/opt/repropack/requirements.lock.txt"
+LOCK_TEXT = "ipykernel==6.29.4\nnbclient==0.10.0\nnbformat==5.10.4\n"
+ENV = Environment(
+    python_version="3.11.7",
+    implementation="CPython",
+    platform="Linux-6.1-x86_64-with-glibc2.36",
+    machine="x86_64",
+    lock=(LockedDistribution("ipykernel", "6.29.4", ("runtime",)),),
+    env_files=("requirements.txt",),
+    base_image=BASE,
+)
+
+
+def _render(env: Environment = ENV, *, wheelhouse: bool = False, tool_version: str = "0.1.0") -> str:
+    return render_dockerfile(env, wheelhouse=wheelhouse, tool_version=tool_version)
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(KEYWORD, arguments) of each instruction: comments dropped, continuation lines joined."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1].strip() + " "
+            continue
+        keyword, _, args = (pending + stripped).partition(" ")
+        out.append((keyword.upper(), re.sub(r"\s+", " ", args.strip())))
+        pending = ""
+    assert not pending, "dangling line continuation"
+    return out
+
+
+def stages(text: str) -> list[list[tuple[str, str]]]:
+    """Instructions split at each FROM; each stage starts with its FROM."""
+    result: list[list[tuple[str, str]]] = []
+    for keyword, args in instructions(text):
+        if keyword == "FROM":
+            result.append([])
+        assert result, f"{keyword} before the first FROM"
+        result[-1].append((keyword, args))
+    return result
+
+
+def test_two_stages_on_the_same_base_image():
+    build, final = stages(_render())
+    assert build[0] == ("FROM", f"{BASE} AS build")
+    assert final[0] == ("FROM", BASE)
+
+
+def test_build_stage_installs_the_lock_into_a_virtualenv():
+    build, final = stages(_render())
+    assert ("COPY", f".repropack/requirements.lock.txt {LOCK_PATH}") in build
+    runs = [args for keyword, args in build if keyword == "RUN"]
+    assert len(runs) == 1
+    assert "python3 -m venv /opt/repropack/venv" in runs[0]
+    assert re.search(rf"/opt/repropack/venv/bin/pip install .*-r {re.escape(LOCK_PATH)}$", runs[0])
+    assert not [args for keyword, args in final if keyword == "RUN"]  # nothing is installed in the final stage
+
+
+def test_final_stage_copies_the_virtualenv_from_the_build_stage_and_drops_root():
+    _, final = stages(_render())
+    assert ("COPY", "--from=build /opt/repropack/venv /opt/repropack/venv") in final
+    users = [args for keyword, args in final if keyword == "USER"]
+    assert users == ["1000:1000"]
+    assert final[-1] == ("USER", "1000:1000")
+    env = " ".join(args for keyword, args in final if keyword == "ENV")
+    assert "PATH=/opt/repropack/venv/bin:$PATH" in env
+
+
+@pytest.mark.parametrize("wheelhouse", [False, True])
+def test_classic_builder_syntax_only(wheelhouse):
+    text = _render(wheelhouse=wheelhouse)
+    assert "--mount" not in text
+    assert not re.search(r"^\s*#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    for keyword, args in instructions(text):
+        assert keyword in {"FROM", "COPY", "RUN", "ENV", "WORKDIR", "USER"}, keyword
+        if keyword == "RUN":
+            assert not args.startswith("--"), args  # no --mount, --network, --security
+        if keyword == "COPY":
+            assert not re.search(r"--(link|chmod|parents|exclude)\b", args), args
+
+
+def test_without_wheelhouse_pip_uses_the_index():
+    text = _render(wheelhouse=False)
+    assert "--no-index" not in text
+    assert "--find-links" not in text
+    assert "wheelhouse" not in " ".join(args for _, args in instructions(text))
+
+
+def test_with_wheelhouse_pip_installs_only_from_the_packaged_wheels():
+    build, final = stages(_render(wheelhouse=True))
+    assert ("COPY", ".repropack/wheelhouse /opt/repropack/wheelhouse") in build
+    (run,) = [args for keyword, args in build if keyword == "RUN"]
+    assert "--no-index --find-links /opt/repropack/wheelhouse" in run
+    assert run.index("--find-links") < run.index(f"-r {LOCK_PATH}")
+    assert "wheelhouse" not in " ".join(args for _, args in final)
+
+
+def test_rendering_is_byte_stable():
+    first = _render()
+    assert _render() == first
+    assert _render(dataclasses.replace(ENV)) == first  # an equal environment, another object
+    assert _render(wheelhouse=True) == _render(wheelhouse=True)
+    assert first.endswith("USER 1000:1000\n")
+
+
+def test_base_image_is_the_only_thing_that_changes_the_from_lines():
+    text = _render(dataclasses.replace(ENV, base_image="registry.example.org/lab/python:3.11@sha256:" + "a" * 64))
+    froms = [args for keyword, args in instructions(text) if keyword == "FROM"]
+    assert froms == [
+        "registry.example.org/lab/python:3.11@sha256:" + "a" * 64 + " AS build",
+        "registry.example.org/lab/python:3.11@sha256:" + "a" * 64,
+    ]
+
+
+# --- environment_hash ----------------------------------------------------------------------
+
+
+def test_environment_hash_is_a_stable_sha256_hex():
+    dockerfile = _render()
+    value = environment_hash(dockerfile, LOCK_TEXT)
+    assert re.fullmatch(r"[0-9a-f]{64}", value)
+    assert environment_hash(dockerfile, LOCK_TEXT) == value
+    assert environment_hash(_render(), LOCK_TEXT) == value  # re-rendering does not change it
+
+
+def test_environment_hash_changes_with_the_lock():
+    dockerfile = _render()
+    base = environment_hash(dockerfile, LOCK_TEXT)
+    assert environment_hash(dockerfile, LOCK_TEXT.replace("6.29.4", "6.29.5")) != base
+    assert environment_hash(dockerfile, LOCK_TEXT + "\n") != base
+    assert environment_hash(dockerfile, "") != base
+
+
+def test_environment_hash_changes_with_the_dockerfile():
+    base = environment_hash(_render(), LOCK_TEXT)
+    assert environment_hash(_render(wheelhouse=True), LOCK_TEXT) != base
+    assert environment_hash(_render(dataclasses.replace(ENV, base_image="python:3.12-slim")), LOCK_TEXT) != base
+    assert environment_hash(_render() + " ", LOCK_TEXT) != base
+
+
+def test_environment_hash_keeps_the_two_parts_apart():
+    # Moving bytes from one file to the other is a different environment.
+    assert environment_hash("FROM x\n", "a==1\n") != environment_hash("FROM x\na==1\n", "")
+    assert environment_hash("ab", "c") != environment_hash("a", "bc")
+    assert environment_hash("a", "b") != environment_hash("b", "a")
+
+
+def test_environment_hash_ignores_what_is_in_neither_file():
+    dockerfile, lock = _render(), LOCK_TEXT
+    unrelated = dataclasses.replace(ENV, platform="Linux-9.9-other-host", lock=(), env_files=("environment.yml",))
+    assert environment_hash(_render(unrelated), lock) == environment_hash(dockerfile, lock)
