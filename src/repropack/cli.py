@@ -109,13 +109,13 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
       repropack export . --restrict 'data/raw/*.csv' --notebook analysis.ipynb
       SOURCE_DATE_EPOCH=1700000000 repropack export . --no-execute   # byte-identical zips
     """
-    from repropack.cli_progress import RichExportProgress
+    from repropack.cli_progress import RichProgress
     from repropack.export import export_project
 
     names = ["notebooks", "execute", "allow_errors", "timeout", "kernel", "restrict", "exclude", "allow_secret", "wheelhouse", "base_image", "force"]
 
     def work():
-        with RichExportProgress(_stderr) as progress:
+        with RichProgress(_stderr) as progress:
             return export_project(project, output, _given(ctx, names), progress)
 
     result = _run(work)
@@ -181,3 +181,163 @@ def check(package: Path, json_: bool) -> None:
         verdict = "valid" if report.valid else f"invalid ({len(report.problems)} problem(s))"
         _stderr.print(f"{package}: {verdict}; {report.files_checked} file hashes checked")
     sys.exit(0 if report.valid else 1)
+
+
+def _parse_inputs(values: tuple[str, ...]) -> dict[str, Path]:
+    parsed = {}
+    for value in values:
+        path, sep, file = value.partition("=")
+        if not sep or not path or not file:
+            raise click.BadParameter(f"{value!r}: expected PATH=FILE", param_hint="--input")
+        parsed[path] = Path(file)
+    return parsed
+
+
+def _default_ca_bundle() -> Path | None:
+    # As pip and requests do: the bundle named by their standard variables.
+    import os
+
+    for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(variable)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
+
+
+@main.command()
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True, help="Where to run: a locked-down container, or a cached virtualenv (weaker isolation) where there is no engine.")
+@click.option("--base-image", help="Base image to build on (default: the one recorded in the package).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Trusted CA bundle for the build (behind a TLS-intercepting proxy); used in a build stage only. Default: $PIP_CERT, $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE.")
+@click.option("--offline", is_flag=True, help="Build from the package's wheelhouse with no network.")
+@click.option("--input", "inputs", multiple=True, metavar="PATH=FILE", help="Supply a restricted input (repeatable).")
+@click.option("--inputs", "inputs_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder holding restricted inputs at their package paths.")
+@click.option("--timeout", type=click.IntRange(min=1), default=1800, show_default=True, help="Wall-clock seconds for the whole run; the sandbox is killed after.")
+@click.option("--memory", default="2g", show_default=True, help="Memory limit of the sandbox (docker syntax: 512m, 2g).")
+@click.option("--compare", "compare", multiple=True, metavar="GLOB=RULE[:k=v,...]", help="Override a comparison rule, e.g. 'outputs/*.png=image:threshold=0.02'.")
+@click.option("--record", type=click.Path(path_type=Path), help="Where the signed governed-run record goes (default: beside the package).")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Ed25519 private key to sign with (default: the one `repropack keys generate` made; made now if there is none).")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the HTML report to FILE.html.")
+@click.option("--keep", is_flag=True, help="Keep the work dir and container for debugging.")
+@click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout (schemas/replay-result.schema.json).")
+def replay(package: Path, backend: str, base_image: str | None, ca_bundle: Path | None, offline: bool, inputs: tuple[str, ...],
+           inputs_dir: Path | None, timeout: int, memory: str, compare: tuple[str, ...], record: Path | None, key: Path | None,
+           report: Path | None, keep: bool, json_: bool) -> None:
+    """Rebuild PACKAGE's environment, re-run its notebooks in a sandbox and
+    compare every output with what was recorded.
+
+    Writes a signed governed-run record and prints a verdict. Exit 0
+    reproduced, 1 not reproduced, 3 failed (with its cause), 2 bad or tampered
+    package.
+
+    \b
+    Examples:
+      repropack replay claims.crate.zip --inputs /secure/enclave/claims
+      repropack replay pkg.zip --offline --json
+      repropack replay pkg.zip --compare 'outputs/*.png=image:threshold=0.02' --report report.html
+    """
+    from repropack.cli_progress import RichProgress
+    from repropack.record.reporting import finish_replay
+    from repropack.replay import ReplayOptions, replay_package
+    from repropack.sandbox import SandboxLimits
+
+    options = ReplayOptions(
+        backend=backend,
+        base_image=base_image,
+        ca_bundle=ca_bundle or _default_ca_bundle(),
+        offline=offline,
+        inputs=_parse_inputs(inputs),
+        inputs_dir=inputs_dir,
+        limits=SandboxLimits(timeout=timeout, memory=memory),
+        compare=compare,
+        keep=keep,
+    )
+
+    def work():
+        with RichProgress(_stderr) as progress:
+            result = replay_package(package, options, progress)
+        return finish_replay(result, record=record, key=key, html=report)
+
+    result = _run(work)
+    if json_:
+        _emit_json(result.as_dict())
+    else:
+        from repropack.record.terminal import render_replay
+
+        render_replay(_stderr, result)
+    sys.exit({"reproduced": 0, "not_reproduced": 1, "failed": 3}[result.verdict.value])
+
+
+@main.command("verify-record")
+@click.argument("record", type=click.Path(path_type=Path))
+@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Public key the record must be signed with.")
+@click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout.")
+def verify_record_command(record: Path, key: Path | None, json_: bool) -> None:
+    """Check a governed-run record's signature and every file hash.
+
+    Exit 0 valid, 1 tampered (each problem on its own line).
+
+    \b
+    Example:
+      repropack verify-record claims.crate.replay-20261124T101500 --key ~/.config/repropack/keys/repropack.pub
+    """
+    from repropack.record.signing import verify_record
+
+    result = _run(lambda: verify_record(record, key))
+    if json_:
+        _emit_json({"valid": result.valid, "key_id": result.key_id, "problems": list(result.problems)})
+    else:
+        for problem in result.problems:
+            click.echo(problem)
+        _stderr.print(f"{record}: {'valid' if result.valid else 'TAMPERED'}; signed by {result.key_id}")
+    sys.exit(0 if result.valid else 1)
+
+
+@main.group()
+def keys() -> None:
+    """Manage the Ed25519 key that signs governed-run records."""
+
+
+@keys.command("generate")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Where to write the key pair (default: the user config dir).")
+@click.option("--force", is_flag=True, help="Replace an existing key pair.")
+def keys_generate(directory: Path | None, force: bool) -> None:
+    """Make a signing key pair (NAME.key, mode 0600, and NAME.pub).
+
+    \b
+    Example:
+      repropack keys generate && repropack replay pkg.zip
+    """
+    from repropack.record.keys import generate_key_pair
+
+    pair = _run(lambda: generate_key_pair(directory, force=force))
+    click.echo(f"{pair.key_id}\n  private {pair.private_path}\n  public  {pair.public_path}")
+
+
+@main.group()
+def base() -> None:
+    """Base images built from a Debian mirror (no registry needed)."""
+
+
+@base.command("build")
+@click.option("--tag", default=None, help="Image name:tag (default repropack/base:bookworm-py3.11).")
+@click.option("--suite", default="bookworm", show_default=True)
+@click.option("--mirror", default="http://deb.debian.org/debian", show_default=True)
+@click.option("--if-missing", is_flag=True, help="Do nothing when the image already exists.")
+def base_build(tag: str | None, suite: str, mirror: str, if_missing: bool) -> None:
+    """debootstrap a minimal Debian with Python and import it into the engine.
+
+    \b
+    Example:
+      repropack base build --if-missing
+    """
+    from repropack.environment.base_image import base_image_exists, build_base_image
+    from repropack.settings import DEFAULT_BASE_IMAGE
+
+    tag = tag or DEFAULT_BASE_IMAGE
+    if if_missing and _run(lambda: base_image_exists(tag)):
+        click.echo(f"{tag}: already present")
+        return
+    with _stderr.status(f"Building {tag} from {mirror} ({suite}); about a minute") as status:
+        image_id = _run(lambda: build_base_image(tag, suite=suite, mirror=mirror, on_line=lambda line: status.update(f"{tag}: {line[:90]}")))
+    click.echo(f"{tag}: {image_id}")

@@ -1,4 +1,4 @@
-"""Rich rendering of export progress on stderr (the CLI's side of ExportProgress)."""
+"""Rich rendering of export and replay progress on stderr (the CLI's side of the progress protocols)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 
-class RichExportProgress:
-    """A live progress display: one line per stage, a bar for cells and for bytes hashed."""
+class RichProgress:
+    """A live progress display on stderr: one line per stage, a bar for cells and for
+    bytes hashed, and the latest line of long work (a build log) beside its stage."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
@@ -22,7 +23,7 @@ class RichExportProgress:
         self._task = None
         self._cells: dict[str, object] = {}
 
-    def __enter__(self) -> "RichExportProgress":
+    def __enter__(self) -> "RichProgress":
         self._progress.__enter__()
         return self
 
@@ -50,3 +51,7 @@ class RichExportProgress:
     def hashed(self, nbytes: int) -> None:
         if self._task is not None:
             self._progress.advance(self._task, nbytes)
+
+    def detail(self, text: str) -> None:
+        if self._task is not None and text.strip():
+            self._progress.update(self._task, detail=text.strip()[:60])

@@ -33,3 +33,7 @@ class CannotRun(RepropackError):
 
 class SecretFound(BadInput):
     """A file about to be packed looks like it holds a secret."""
+
+
+class BuildFailed(CannotRun):
+    """The environment could not be built; the message names the requirement when known."""

@@ -171,6 +171,8 @@ def resolve_settings(
     sources: dict[str, str] = {}
     for f in fields(ExportSettings):
         sources[f.name] = "default"
+    # The user config's [replay] table holds replay settings, not export ones.
+    user_table.pop("replay", None)
     layers = (
         ("user", user_table, str(user_config_path())),
         ("project", project_table, project_file or "project config"),

@@ -75,11 +75,8 @@ def signed_payload(record_dir: Path) -> bytes:
     other than regular files and folders, an unreadable file or a file name
     that is not UTF-8.
     """
-    metadata = _read_metadata(record_dir)
-    scan = _scan_files(record_dir)
-    if scan.problems:
-        raise BadInput(f"{record_dir}: {scan.problems[0]}")
-    return _payload(metadata, scan.files)
+    metadata, files = _signable_content(record_dir)
+    return _payload(metadata, files)
 
 
 def sign_record(record_dir: Path, private_key_path: Path) -> dict[str, Any]:
@@ -89,21 +86,17 @@ def sign_record(record_dir: Path, private_key_path: Path) -> dict[str, Any]:
     ``signed_payload`` and ``load_private_key`` do.
     """
     private_key = load_private_key(private_key_path)
-    metadata = _read_metadata(record_dir)
-    scan = _scan_files(record_dir)
-    if scan.problems:
-        raise BadInput(f"{record_dir}: {scan.problems[0]}")
+    metadata, files = _signable_content(record_dir)
     public_key = private_key.public_key()
     raw_public = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    signature = private_key.sign(_payload(metadata, scan.files))
     document = {
         "algorithm": ALGORITHM,
         "key_id": key_id(public_key),
         "public_key": base64.b64encode(raw_public).decode("ascii"),
         "signed": SIGNED_CONTENT,
-        "files": scan.files,
+        "files": files,
         "metadata_sha256": _metadata_sha256(metadata),
-        "signature": base64.b64encode(signature).decode("ascii"),
+        "signature": base64.b64encode(private_key.sign(_payload(metadata, files))).decode("ascii"),
     }
     (record_dir / SIGNATURE_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return document
@@ -150,25 +143,37 @@ def verify_record(record_dir: Path, public_key_path: Path | None = None) -> Veri
 
     scan = _scan_files(record_dir)
     problems.extend(scan.problems)
+    payload: bytes | None = None
+    metadata_digest: str | None = None
     try:
-        metadata: object = _read_metadata(record_dir)
+        metadata = _read_metadata(record_dir)
     except BadInput as error:
         problems.append(str(error))
-        return VerificationResult(valid=False, key_id=claim.key_id, problems=tuple(problems))
-
-    verifying_key = expected_key or claim.public_key
-    if verifying_key is None or claim.signature is None:
-        return VerificationResult(valid=False, key_id=claim.key_id, problems=tuple(problems))
-    try:
-        verifying_key.verify(claim.signature, _payload(metadata, scan.files))
-    except InvalidSignature:
-        problems.append("signature does not match the record")
-        problems.extend(_changes_since_signing(claim, metadata, scan.files))
     else:
+        payload = _payload(metadata, scan.files)
+        metadata_digest = _metadata_sha256(metadata)
+
+    verifying_key = expected_key if expected_key is not None else claim.public_key
+    signature_matches = False
+    if payload is not None and verifying_key is not None and claim.signature is not None:
+        signature_matches = _signature_matches(verifying_key, claim.signature, payload)
+        if not signature_matches:
+            problems.append("signature does not match the record")
+    if signature_matches:
         # The folder is what was signed, so any disagreement is an edit of signature.json itself.
-        if claim.files != scan.files or claim.metadata_sha256 != _metadata_sha256(metadata):
+        if claim.files != scan.files or claim.metadata_sha256 != metadata_digest:
             problems.append(f"{SIGNATURE_FILE}: its file list or metadata digest differs from the signed record")
+    else:
+        problems.extend(_changes_since_signing(claim, metadata_digest, scan.files))
     return VerificationResult(valid=not problems, key_id=claim.key_id, problems=tuple(problems))
+
+
+def _signature_matches(public_key: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:
+    try:
+        public_key.verify(signature, payload)
+    except InvalidSignature:
+        return False
+    return True
 
 
 # --- reading the folder ---------------------------------------------------------------------------
@@ -204,7 +209,7 @@ def _scan_files(record_dir: Path) -> _FileScan:
                     problems.append(f"{relpath}: not a regular file")
                 continue
             if not _is_utf8(relpath):
-                problems.append(f"{relpath.encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')}: file name is not UTF-8")
+                problems.append(f"{os.fsencode(relpath)!r}: file name is not UTF-8")
             elif entry.is_symlink():
                 problems.append(f"{relpath}: symbolic links are not allowed in a record")
             elif entry.is_dir(follow_symlinks=False):
@@ -226,6 +231,18 @@ def _is_utf8(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _signable_content(record_dir: Path) -> tuple[object, dict[str, str]]:
+    """The parsed metadata and the file digests, or ``BadInput`` when the folder cannot be signed as it is."""
+    try:
+        metadata = _read_metadata(record_dir)
+    except BadInput as error:
+        raise BadInput(f"{record_dir}: {error}") from None
+    scan = _scan_files(record_dir)
+    if scan.problems:
+        raise BadInput(f"{record_dir}: {scan.problems[0]}")
+    return metadata, scan.files
 
 
 def _read_metadata(record_dir: Path) -> object:
@@ -353,10 +370,15 @@ def _base64_field(document: dict[str, Any], name: str, size: int, problems: list
     return raw
 
 
-def _changes_since_signing(claim: _SignatureClaim, metadata: object, files: dict[str, str]) -> list[str]:
-    """Name what differs from the digests ``signature.json`` lists (only meaningful when the signature fails)."""
+def _changes_since_signing(claim: _SignatureClaim, metadata_digest: str | None, files: dict[str, str]) -> list[str]:
+    """Name what differs from the digests ``signature.json`` lists.
+
+    Those digests are not covered by the signature, so this only says where
+    to look once the signature has failed. A None ``metadata_digest`` (the
+    metadata could not be read, already reported) is not compared.
+    """
     changes: list[str] = []
-    if claim.metadata_sha256 is not None and claim.metadata_sha256 != _metadata_sha256(metadata):
+    if None not in (claim.metadata_sha256, metadata_digest) and claim.metadata_sha256 != metadata_digest:
         changes.append(f"{METADATA}: metadata differs from the signed value")
     if claim.files is None:
         return changes

@@ -1,0 +1,24 @@
+"""The human-readable replay report: one self-contained HTML page (no external assets)."""
+
+from __future__ import annotations
+
+import jinja2
+
+from repropack import __version__
+from repropack.resources import template_dir
+
+REPORT_TEMPLATE = "report.html.j2"
+
+
+def render_html_report(result) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        autoescape=True,  # details quote notebook output: untrusted text
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template(REPORT_TEMPLATE).render(
+        r=result,
+        verdict_text=result.verdict.value.replace("_", " "),
+        figures=result.figures,
+        version=__version__,
+    )

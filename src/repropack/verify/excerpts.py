@@ -1,0 +1,43 @@
+"""Short, readable excerpts of compared values for comparison details."""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+
+#: Most characters a comparison detail may have: a few lines, never a wall of text.
+DETAIL_LIMIT = 600
+
+_ELLIPSIS = "…"
+
+
+def clip(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """``text`` cut to at most ``limit`` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + _ELLIPSIS
+
+
+def quote(value: object, width: int = 60) -> str:
+    """``repr(value)``, with long strings cut so the result stays about ``width`` characters."""
+    if isinstance(value, str) and len(value) > width:
+        return repr(value[:width]) + _ELLIPSIS
+    return clip(repr(value), width + 2)
+
+
+def first_differing_line(recorded: str, produced: str) -> str:
+    """One line naming where two texts first differ: ``'42' != '43'``.
+
+    Multi-line texts get a 1-based line number: ``line 3: 'a' != 'b'``; a line
+    one text lacks shows as ``<none>``. Equal texts give an empty string.
+    """
+    old_lines, new_lines = recorded.splitlines(), produced.splitlines()
+    pairs = zip_longest(old_lines, new_lines)
+    for number, (old, new) in enumerate(pairs, start=1):
+        if old != new:
+            shown = f"{_line(old)} != {_line(new)}"
+            single = len(old_lines) <= 1 and len(new_lines) <= 1
+            return shown if single else f"line {number}: {shown}"
+    # Same lines, so only line endings differ.
+    return "" if recorded == produced else f"{quote(recorded)} != {quote(produced)}"
+
+
+def _line(line: str | None) -> str:
+    return "<none>" if line is None else quote(line)
