@@ -69,3 +69,23 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
 def git(cwd: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.org"}
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The real engine with repropack's base image. In CI its absence fails the test, never skips it."""
+    from docker.errors import ImageNotFound
+
+    from repropack.environment.engine import engine_client
+    from repropack.errors import CannotRun
+    from repropack.settings import DEFAULT_BASE_IMAGE
+
+    try:
+        client = engine_client()
+        client.images.get(DEFAULT_BASE_IMAGE)
+    except (CannotRun, ImageNotFound) as exc:
+        message = f"needs the Docker engine and {DEFAULT_BASE_IMAGE} (bash scripts/engine.sh): {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return client

@@ -193,17 +193,6 @@ def _parse_inputs(values: tuple[str, ...]) -> dict[str, Path]:
     return parsed
 
 
-def _default_ca_bundle() -> Path | None:
-    # As pip and requests do: the bundle named by their standard variables.
-    import os
-
-    for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        value = os.environ.get(variable)
-        if value and Path(value).is_file():
-            return Path(value)
-    return None
-
-
 @main.command()
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True, help="Where to run: a locked-down container, or a cached virtualenv (weaker isolation) where there is no engine.")
@@ -244,7 +233,7 @@ def replay(package: Path, backend: str, base_image: str | None, ca_bundle: Path 
     options = ReplayOptions(
         backend=backend,
         base_image=base_image,
-        ca_bundle=ca_bundle or _default_ca_bundle(),
+        ca_bundle=ca_bundle,
         offline=offline,
         inputs=_parse_inputs(inputs),
         inputs_dir=inputs_dir,

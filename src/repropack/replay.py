@@ -28,6 +28,7 @@ from repropack.capture.hashing import sha256_file
 from repropack.crate import layout
 from repropack.crate.check import check_files
 from repropack.crate.reader import OpenedPackage, open_package
+from repropack.environment.dockerfile import environment_hash
 from repropack.errors import BadInput, CannotRun
 from repropack.model import RESERVED_DIR, CauseKind, FailureCause, OutputComparison, OutputStatus, Verdict
 from repropack.sandbox import BACKENDS, RunPlan, SandboxLimits
@@ -55,7 +56,7 @@ class _Silent:
 class ReplayOptions:
     backend: str = "docker"
     base_image: str | None = None  # None: the one recorded in the package
-    ca_bundle: Path | None = None
+    ca_bundle: Path | None = None  # None: the bundle named by PIP_CERT, REQUESTS_CA_BUNDLE or SSL_CERT_FILE
     offline: bool = False
     inputs: Mapping[str, Path] = field(default_factory=dict)  # package path -> file supplying a restricted input
     inputs_dir: Path | None = None  # a folder holding restricted inputs at their package paths
@@ -150,6 +151,8 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
         raise BadInput(f"{package.source}: the package has no notebook to replay")
     settings = json.loads(package.read_text(layout.SETTINGS) or "{}")
     image = package.entities.get("#container-image", {})
+    if package.read_text(layout.DOCKERFILE) is None:
+        raise BadInput(f"{package.source}: the package has no {layout.DOCKERFILE} to rebuild its environment from")
     return PackageFacts(
         source=package.source,
         title=package.root_entity.get("name") or package.source.name,
@@ -159,10 +162,21 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
         inputs=tuple(f["path"] for f in files if f["role"] == "input"),
         restricted={f["path"]: (f["sha256"], f["size"]) for f in files if f["restricted"]},
         settings={k: v.get("value") for k, v in settings.items() if isinstance(v, dict)},
-        environment_hash=str(image.get("environmentHash") or ""),
+        # Computed from the files, not read from the metadata: the image cache must
+        # never serve an image built from a different lock.
+        environment_hash=environment_hash(package.read_text(layout.DOCKERFILE) or "", package.read_text(layout.LOCK) or ""),
         python_version=image.get("pythonVersion"),
         lock=_lock_pins(package.read_text(layout.LOCK) or ""),
     )
+
+
+def default_ca_bundle() -> Path | None:
+    """The trusted CA bundle as pip and requests find it: their standard variables, in their order."""
+    for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(variable)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
 
 
 def _verify_integrity(package: OpenedPackage) -> None:
@@ -252,7 +266,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: ReplayProgres
             environment_hash=facts.environment_hash,
             base_image=options.base_image or facts.settings.get("base_image") or DEFAULT_BASE_IMAGE,
             offline=options.offline,
-            ca_bundle=options.ca_bundle,
+            ca_bundle=options.ca_bundle or default_ca_bundle(),
             on_log=progress.detail,
         )
         if options.offline and not (package.root / layout.WHEELHOUSE).is_dir():

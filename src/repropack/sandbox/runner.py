@@ -75,10 +75,12 @@ def main(plan_path, report_path):
     with open(plan_path, encoding="utf-8") as fh:
         plan = json.load(fh)
     work = plan["work_dir"]
-    report = {"environment": _environment(), "notebooks": [], "error": None, "finished": False}
+    report = {"environment": _environment(), "notebooks": [], "running": None, "error": None, "finished": False}
     _write(report_path, report)
     try:
         for entry in plan["notebooks"]:
+            report["running"] = entry["path"]
+            _write(report_path, report)
             outcome = _run_notebook(entry, plan, work)
             report["notebooks"].append(outcome)
             _write(report_path, report)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
-from repropack.verify.excerpts import quote
+from repropack.verify.excerpts import counted, quote
 from repropack.verify.options import flag, non_negative_number, option
 from repropack.verify.rules import RULES, ComparisonRule, RuleOutcome
 from repropack.verify.tolerance import Drift, NumericTolerance
@@ -62,9 +62,9 @@ class CsvRule(ComparisonRule):
                 if not first_difference:
                     first_difference = f"{row_word} {number}, column {_column_name(header, column)}: {_cell(old)} != {_cell(new)}"
         if differing:
-            counts = "" if len(old_rows) == len(new_rows) else f"{len(old_rows)} rows != {len(new_rows)} rows; "
+            rows = "" if len(old_rows) == len(new_rows) else f"{counted(len(old_rows), 'row')} != {counted(len(new_rows), 'row')}; "
             cells = "1 cell differs" if differing == 1 else f"{differing} cells differ"
-            return RuleOutcome(equal=False, detail=f"{counts}{first_difference} ({cells})")
+            return RuleOutcome(equal=False, detail=f"{rows}{first_difference} ({cells})")
         tolerated = [drift.summary("numeric cell")]
         if self.settings.ignore_row_order:
             tolerated.append("rows compared in sorted order")

@@ -22,6 +22,11 @@ def quote(value: object, width: int = 60) -> str:
     return clip(repr(value), width + 2)
 
 
+def counted(number: int, noun: str) -> str:
+    """``"1 cell"``, ``"3 cells"``: a count with its noun in the right number."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def first_differing_line(recorded: str, produced: str) -> str:
     """One line naming where two texts first differ: ``'42' != '43'``.
 

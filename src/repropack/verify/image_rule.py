@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageSequence
 
+from repropack.verify.excerpts import counted
+
 from repropack.verify.options import channel_delta, fraction, option
 from repropack.verify.rules import RULES, ComparisonRule, RuleOutcome
 
@@ -45,7 +47,7 @@ class ImageRule(ComparisonRule):
         old_frames = [frame.convert("RGBA") for frame in ImageSequence.Iterator(recorded)]
         new_frames = [frame.convert("RGBA") for frame in ImageSequence.Iterator(produced)]
         if len(old_frames) != len(new_frames):
-            return RuleOutcome(equal=False, detail=f"{len(old_frames)} frames != {len(new_frames)} frames")
+            return RuleOutcome(equal=False, detail=f"{counted(len(old_frames), 'frame')} != {counted(len(new_frames), 'frame')}")
         differing, largest_delta = 0, 0
         for old, new in zip(old_frames, new_frames):
             count, delta = self._differing_pixels(old, new)

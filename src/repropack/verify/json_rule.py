@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repropack.verify.excerpts import quote
+from repropack.verify.excerpts import counted, quote
 from repropack.verify.options import non_negative_number, option
 from repropack.verify.rules import RULES, ComparisonRule, RuleOutcome
 from repropack.verify.tolerance import Drift, NumericTolerance
@@ -60,7 +60,7 @@ def _first_difference(old: Any, new: Any, pointer: str, drift: Drift) -> str:
             if found := _first_difference(old_item, new_item, f"{pointer}/{index}", drift):
                 return found
         if len(old) != len(new):
-            return f"at {_where(pointer)}: {len(old)} items != {len(new)} items"
+            return f"at {_where(pointer)}: {counted(len(old), 'item')} != {counted(len(new), 'item')}"
         return ""
     if _is_number(old) and _is_number(new):
         if old == new:

@@ -13,7 +13,7 @@ from typing import Any
 
 import nbformat
 
-from repropack.verify.excerpts import first_differing_line, quote
+from repropack.verify.excerpts import counted, first_differing_line, quote
 from repropack.verify.image_rule import ImageRule
 from repropack.verify.masks import TextMasks
 from repropack.verify.options import flag, fraction, option, regex_list
@@ -88,7 +88,7 @@ class NotebookRule(ComparisonRule):
         old_cells = nbformat.read(recorded, as_version=4).cells
         new_cells = nbformat.read(produced, as_version=4).cells
         if len(old_cells) != len(new_cells):
-            return RuleOutcome(equal=False, detail=f"{len(old_cells)} cells != {len(new_cells)} cells")
+            return RuleOutcome(equal=False, detail=f"{counted(len(old_cells), 'cell')} != {counted(len(new_cells), 'cell')}")
         tolerated: list[str] = []
         ignored: list[int] = []
         skipped: list[int] = []
@@ -219,8 +219,9 @@ def _marker(cell: Mapping[str, Any]) -> _Marker:
 
 def _summary(shown: Shown) -> str:
     """A few words on what an output showed, for an output only one side has."""
-    if "text" in shown.content:
-        return quote(shown.content["text"].strip().split("\n", 1)[0])
+    for text_key in ("text", "text/plain"):
+        if isinstance(text := shown.content.get(text_key), str):
+            return quote(text.strip().split("\n", 1)[0])
     if "ename" in shown.content:
         return quote(f"{shown.content['ename']}: {shown.content['evalue']}")
     return ", ".join(sorted(shown.content)) or "no data"
@@ -229,7 +230,7 @@ def _summary(shown: Shown) -> str:
 def _tolerated_summary(tolerated: list[str], ignored: list[int], skipped: list[int]) -> str:
     parts = []
     if tolerated:
-        more = f" (and {len(tolerated) - 1} more images)" if len(tolerated) > 1 else ""
+        more = f" (and {counted(len(tolerated) - 1, 'more image')})" if len(tolerated) > 1 else ""
         parts.append(tolerated[0] + more)
     if ignored:
         parts.append(f"outputs ignored by nbval marker: {_cell_list(ignored)}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from repropack.verify.excerpts import clip
+from repropack.verify.excerpts import clip, counted
 from repropack.verify.masks import TextMasks
 from repropack.verify.options import option, regex_list
 from repropack.verify.rules import RULES, ComparisonRule, RuleOutcome
@@ -34,7 +35,7 @@ class TextRule(ComparisonRule):
     Options = TextOptions
     settings: TextOptions
 
-    def __init__(self, **options: object) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._masks = TextMasks(self.settings.masks)
 
@@ -46,7 +47,7 @@ class TextRule(ComparisonRule):
             return RuleOutcome(equal=False, detail=_short_diff(old, new))
         masked = sum(1 for before, after in zip(old_raw, new_raw) if before != after)
         if masked:
-            return RuleOutcome(equal=True, detail=f"{masked} line(s) differ only in masked text")
+            return RuleOutcome(equal=True, detail=f"only masked text differs, on {counted(masked, 'line')}")
         return RuleOutcome(equal=True, detail="same lines; line endings differ")
 
 

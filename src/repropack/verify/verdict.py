@@ -61,7 +61,7 @@ def classify_run(
     """
     notebooks = list((report or {}).get("notebooks", ()))
     last = notebooks[-1] if notebooks else None
-    where = last["path"] if last else "the sandbox"
+    where = (report or {}).get("running") or (last["path"] if last else "the sandbox")
     if timed_out:
         return FailureCause(CauseKind.TIMEOUT, f"{where}: the wall-clock limit was reached and the sandbox was killed")
     if out_of_memory:
