@@ -560,3 +560,25 @@ def test_notebook_rule_extra_masks_apply_to_outputs(tmp_path: Path) -> None:
 
     assert not compare_notebooks(tmp_path, recorded, produced).equal
     assert compare_notebooks(tmp_path, recorded, produced, masks=[r"run \w+"]).equal
+
+
+def test_notebook_rule_ignores_where_libraries_are_installed_in_warnings(tmp_path):
+    import nbformat
+
+    from repropack.verify.rules import RULES
+
+    def notebook(path, prefix):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("import pandas")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"{prefix}/site-packages/pandas/io.py:3: FutureWarning: old\n")]
+        nb.cells = [cell]
+        nbformat.write(nb, path)
+        return path
+
+    recorded = notebook(tmp_path / "a.ipynb", "/root/.venv/lib/python3.11")
+    replayed = notebook(tmp_path / "b.ipynb", "/opt/repropack/venv/lib/python3.11")
+    assert RULES.get("notebook")().compare(recorded, replayed).equal
+    moved = notebook(tmp_path / "c.ipynb", "/opt/repropack/venv/lib/python3.11")
+    text = moved.read_text().replace("FutureWarning: old", "FutureWarning: new")
+    moved.write_text(text)
+    assert not RULES.get("notebook")().compare(recorded, moved).equal

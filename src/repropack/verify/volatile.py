@@ -22,6 +22,9 @@ VOLATILE_MASKS = (
     # The per-process file a cell is compiled as, named in warnings and tracebacks:
     # /tmp/ipykernel_12345/2718281828.py.
     r"\S*ipykernel_\d+[/\\]\d+\.py",
+    # Where the libraries are installed, named in warnings: the exporting host's
+    # virtualenv and the replay image's differ, the warning does not.
+    r"\S*[/\\](?:site|dist)-packages(?=[/\\])",
 )
 
 #: Lines removed from any stream because some runs print them and others do not.
