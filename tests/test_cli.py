@@ -80,7 +80,7 @@ def test_tampered_package_fails_check_naming_the_file(project, tmp_path):
 
 
 def test_every_command_help_has_an_example():
-    for command in ("export", "inspect", "check"):
-        done = repropack(command, "--help")
+    for command in (["export"], ["inspect"], ["check"], ["replay"], ["verify-record"], ["keys", "generate"], ["base", "build"]):
+        done = repropack(*command, "--help")
         assert done.returncode == 0
-        assert "Example" in done.stdout and f"repropack {command}" in done.stdout
+        assert "Example" in done.stdout and f"repropack {' '.join(command)}" in done.stdout

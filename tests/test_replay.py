@@ -19,7 +19,7 @@ from repropack.record.reporting import finish_replay
 from repropack.record.signing import verify_record
 from repropack.replay import ReplayOptions, replay_package
 from repropack.sandbox import SandboxLimits
-from tests.conftest import ANALYSIS_CELLS, write_notebook
+from tests.conftest import write_notebook
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 

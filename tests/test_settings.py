@@ -58,3 +58,13 @@ def test_recorded_settings_leave_out_force_and_carry_sources(tmp_path):
     recorded = resolve_settings({"force": True}, tmp_path, user={}).recorded()
     assert "force" not in recorded
     assert recorded["timeout"] == {"value": 600, "source": "default"}
+
+
+def test_replay_settings_come_from_flags_then_user_config_then_defaults():
+    from repropack.replay import replay_settings
+
+    chosen = replay_settings({"backend": None, "timeout": 60, "memory": None, "base_image": None}, {"timeout": 5, "memory": "1g", "backend": "local"})
+    assert chosen == {"backend": "local", "timeout": 60, "memory": "1g", "base_image": None}
+    assert replay_settings({}, {})["memory"] == "2g"
+    with pytest.raises(BadInput, match="'timeout' must be a positive whole number"):
+        replay_settings({}, {"timeout": "soon"})

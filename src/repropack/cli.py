@@ -195,29 +195,30 @@ def _parse_inputs(values: tuple[str, ...]) -> dict[str, Path]:
 
 @main.command()
 @click.argument("package", type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True, help="Where to run: a locked-down container, or a cached virtualenv (weaker isolation) where there is no engine.")
+@click.option("--backend", type=click.Choice(["docker", "local"]), help="Where to run: a locked-down container, or a cached virtualenv (weaker isolation) where there is no engine.")
 @click.option("--base-image", help="Base image to build on (default: the one recorded in the package).")
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Trusted CA bundle for the build (behind a TLS-intercepting proxy); used in a build stage only. Default: $PIP_CERT, $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE.")
 @click.option("--offline", is_flag=True, help="Build from the package's wheelhouse with no network.")
 @click.option("--input", "inputs", multiple=True, metavar="PATH=FILE", help="Supply a restricted input (repeatable).")
 @click.option("--inputs", "inputs_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder holding restricted inputs at their package paths.")
-@click.option("--timeout", type=click.IntRange(min=1), default=1800, show_default=True, help="Wall-clock seconds for the whole run; the sandbox is killed after.")
-@click.option("--memory", default="2g", show_default=True, help="Memory limit of the sandbox (docker syntax: 512m, 2g).")
+@click.option("--timeout", type=click.IntRange(min=1), help="Wall-clock seconds for the whole run; the sandbox is killed after (default 1800).")
+@click.option("--memory", help="Memory limit of the sandbox, docker syntax: 512m, 2g (default 2g).")
 @click.option("--compare", "compare", multiple=True, metavar="GLOB=RULE[:k=v,...]", help="Override a comparison rule, e.g. 'outputs/*.png=image:threshold=0.02'.")
 @click.option("--record", type=click.Path(path_type=Path), help="Where the signed governed-run record goes (default: beside the package).")
 @click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Ed25519 private key to sign with (default: the one `repropack keys generate` made; made now if there is none).")
 @click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the HTML report to FILE.html.")
 @click.option("--keep", is_flag=True, help="Keep the work dir and container for debugging.")
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout (schemas/replay-result.schema.json).")
-def replay(package: Path, backend: str, base_image: str | None, ca_bundle: Path | None, offline: bool, inputs: tuple[str, ...],
-           inputs_dir: Path | None, timeout: int, memory: str, compare: tuple[str, ...], record: Path | None, key: Path | None,
+def replay(package: Path, backend: str | None, base_image: str | None, ca_bundle: Path | None, offline: bool, inputs: tuple[str, ...],
+           inputs_dir: Path | None, timeout: int | None, memory: str | None, compare: tuple[str, ...], record: Path | None, key: Path | None,
            report: Path | None, keep: bool, json_: bool) -> None:
     """Rebuild PACKAGE's environment, re-run its notebooks in a sandbox and
     compare every output with what was recorded.
 
     Writes a signed governed-run record and prints a verdict. Exit 0
     reproduced, 1 not reproduced, 3 failed (with its cause), 2 bad or tampered
-    package.
+    package. --backend, --timeout, --memory and --base-image may also be set in
+    the [replay] table of ~/.config/repropack/config.toml.
 
     \b
     Examples:
@@ -227,17 +228,25 @@ def replay(package: Path, backend: str, base_image: str | None, ca_bundle: Path 
     """
     from repropack.cli_progress import RichProgress
     from repropack.record.reporting import finish_replay
-    from repropack.replay import ReplayOptions, replay_package
+    from repropack.replay import ReplayOptions, replay_package, replay_settings
     from repropack.sandbox import SandboxLimits
+    from repropack.settings import user_config
 
+    def user_replay_table() -> dict:
+        table = user_config().get("replay", {})
+        return table if isinstance(table, dict) else {}
+
+    chosen = _run(lambda: replay_settings(
+        {"backend": backend, "timeout": timeout, "memory": memory, "base_image": base_image}, user_replay_table()
+    ))
     options = ReplayOptions(
-        backend=backend,
-        base_image=base_image,
+        backend=chosen["backend"],
+        base_image=chosen["base_image"],
         ca_bundle=ca_bundle,
         offline=offline,
         inputs=_parse_inputs(inputs),
         inputs_dir=inputs_dir,
-        limits=SandboxLimits(timeout=timeout, memory=memory),
+        limits=SandboxLimits(timeout=chosen["timeout"], memory=chosen["memory"]),
         compare=compare,
         keep=keep,
     )

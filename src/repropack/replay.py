@@ -22,14 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
-from repropack import __version__
 from repropack.capture import tree
 from repropack.capture.hashing import sha256_file
 from repropack.crate import layout
 from repropack.crate.check import check_files
 from repropack.crate.reader import OpenedPackage, open_package
 from repropack.environment.dockerfile import environment_hash
-from repropack.errors import BadInput, CannotRun
+from repropack.errors import BadInput, BuildFailed
 from repropack.model import RESERVED_DIR, CauseKind, FailureCause, OutputComparison, OutputStatus, Verdict
 from repropack.sandbox import BACKENDS, RunPlan, SandboxLimits
 from repropack.sandbox.base import BuildRequest
@@ -170,6 +169,25 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
     )
 
 
+#: Replay settings a user may set in the [replay] table of their config file.
+REPLAY_DEFAULTS: dict[str, Any] = {"backend": "docker", "timeout": 1800, "memory": "2g", "base_image": None}
+
+
+def replay_settings(flags: Mapping[str, Any], user_table: Mapping[str, Any]) -> dict[str, Any]:
+    """Flags first, then the user config's [replay] table, then the defaults."""
+    resolved = {}
+    for name, default in REPLAY_DEFAULTS.items():
+        value = flags.get(name)
+        if value is None:
+            value = user_table.get(name, default)
+        resolved[name] = value
+    if not isinstance(resolved["timeout"], int) or isinstance(resolved["timeout"], bool) or resolved["timeout"] <= 0:
+        raise BadInput("replay setting 'timeout' must be a positive whole number of seconds")
+    if not isinstance(resolved["memory"], str):
+        raise BadInput("replay setting 'memory' must be a string such as '2g'")
+    return resolved
+
+
 def default_ca_bundle() -> Path | None:
     """The trusted CA bundle as pip and requests find it: their standard variables, in their order."""
     for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
@@ -273,9 +291,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: ReplayProgres
             raise BadInput(f"{source}: --offline needs a package exported with --wheelhouse; this one has no wheels")
         try:
             env = backend.prepare(request)
-        except CannotRun as exc:
-            if exc.__class__.__name__ != "BuildFailed":
-                raise
+        except BuildFailed as exc:
             cause = FailureCause(CauseKind.BUILD_FAILED, str(exc).removeprefix("build failed: "))
             timings["build"] = time.monotonic() - clock
             return _failed(facts, cause, started, backend_info, backend.isolation, limits, timings)
