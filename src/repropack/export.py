@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
 
 import nbformat
 
@@ -45,36 +45,11 @@ from repropack.model import (
     Person,
     RunStatus,
 )
+from repropack.progress import Progress, SilentProgress
 from repropack.settings import ExportSettings, ResolvedSettings, resolve_settings
 
 #: Distributions the replay needs to drive a kernel, locked whether imported or not.
 RUNTIME_DISTRIBUTIONS = ("ipykernel", "nbclient", "nbformat")
-
-
-class ExportProgress(Protocol):
-    """What the export tells its caller while it works (the CLI draws it with rich)."""
-
-    def stage(self, text: str) -> None: ...
-
-    def cells(self, notebook: str, done: int, total: int) -> None: ...
-
-    def hashing(self, total_bytes: int) -> None: ...
-
-    def hashed(self, nbytes: int) -> None: ...
-
-
-class _Silent:
-    def stage(self, text: str) -> None:
-        pass
-
-    def cells(self, notebook: str, done: int, total: int) -> None:
-        pass
-
-    def hashing(self, total_bytes: int) -> None:
-        pass
-
-    def hashed(self, nbytes: int) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -255,7 +230,7 @@ class _Capture:
     notebooks: dict[str, bytes]  # package path -> notebook bytes as packed
 
 
-def _capture(project: Path, notebooks: list[str], s: ExportSettings, ignore: list[Path], progress: ExportProgress) -> _Capture:
+def _capture(project: Path, notebooks: list[str], s: ExportSettings, ignore: list[Path], progress: Progress) -> _Capture:
     display = kernel_display_name(s.kernel)
     current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
     if not s.execute:
@@ -366,7 +341,7 @@ def export_project(
     project: Path,
     output: Path | None,
     flags: Mapping[str, Any],
-    progress: ExportProgress | None = None,
+    progress: Progress | None = None,
     hash_cache: HashCache | None = None,
 ) -> ExportResult:
     """Execute ``project``'s notebooks under observation and write its package to ``output``.
@@ -378,7 +353,7 @@ def export_project(
     project = _check_project(project)
     resolved = resolve_settings(flags, project)
     s = resolved.values
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     output = _check_output(output or default_output(project), s.force)
     tree.check_reserved(project)
     ignore = [output, *layout.temp_siblings(output)]

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
 
 from repropack.capture import tree
 from repropack.capture.hashing import sha256_file
@@ -30,25 +30,12 @@ from repropack.crate.reader import OpenedPackage, open_package
 from repropack.environment.dockerfile import environment_hash
 from repropack.errors import BadInput, BuildFailed
 from repropack.model import RESERVED_DIR, CauseKind, FailureCause, OutputComparison, OutputStatus, Verdict
+from repropack.progress import Progress, SilentProgress
 from repropack.sandbox import BACKENDS, RunPlan, SandboxLimits
 from repropack.sandbox.base import BuildRequest
 from repropack.settings import DEFAULT_BASE_IMAGE
 from repropack.verify.compare import choose_rule, compare_outputs, parse_rule_flag, rules_from_config
 from repropack.verify.verdict import classify_run, environment_drift, verdict_of
-
-
-class ReplayProgress(Protocol):
-    def stage(self, text: str) -> None: ...
-
-    def detail(self, text: str) -> None: ...
-
-
-class _Silent:
-    def stage(self, text: str) -> None:
-        pass
-
-    def detail(self, text: str) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -256,9 +243,9 @@ def _failed(facts, cause, started, backend_info, isolation, limits, timings, ima
     )
 
 
-def replay_package(source: Path, options: ReplayOptions, progress: ReplayProgress | None = None) -> ReplayResult:
+def replay_package(source: Path, options: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
     """Replay the package at ``source``; the result carries the verdict (the record is written by the caller)."""
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     started = datetime.now(timezone.utc).replace(microsecond=0)
     timings: dict[str, float] = {}
     clock = time.monotonic()
