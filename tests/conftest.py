@@ -38,10 +38,8 @@ ANALYSIS_CELLS = (
 )
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def make_project(root: Path) -> Path:
     """A small stdlib-only project: one notebook, one input, one untouched file."""
-    root = tmp_path / "study"
     (root / "data").mkdir(parents=True)
     (root / "data" / "input.csv").write_text("id,group\n1,a\n2,b\n3,a\n")
     (root / "notes.md").write_text("# notes\n")
@@ -54,6 +52,11 @@ def project(tmp_path: Path) -> Path:
         '[publisher]\nname = "Example Institute"\nurl = "https://example.org"\n'
     )
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "study")
 
 
 @pytest.fixture(autouse=True)

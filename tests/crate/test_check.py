@@ -23,7 +23,7 @@ from repropack.crate.check import check_files, check_package, check_schema
 from repropack.crate.reader import open_package
 from repropack.errors import BadInput
 from repropack.export import export_project
-from tests.conftest import ANALYSIS_CELLS, write_notebook
+from tests.conftest import make_project
 
 METADATA = "ro-crate-metadata.json"
 RUN_ID = "#run-1-analysis-ipynb"
@@ -32,22 +32,6 @@ CLI = Path(sys.executable).parent / "repropack"
 
 
 # --- shared packages ---------------------------------------------------------------------
-
-
-def _make_project(root: Path) -> Path:
-    """The same small project as the ``project`` fixture of tests/conftest.py."""
-    (root / "data").mkdir(parents=True)
-    (root / "data" / "input.csv").write_text("id,group\n1,a\n2,b\n3,a\n")
-    (root / "notes.md").write_text("# notes\n")
-    (root / "requirements.txt").write_text("# nothing needed\n")
-    write_notebook(root / "analysis.ipynb", *ANALYSIS_CELLS)
-    (root / "repropack.toml").write_text(
-        'title = "Study"\ndescription = "A small study."\nlicense = "MIT"\n'
-        '[[authors]]\nname = "Ada Example"\norcid = "https://orcid.org/0000-0002-1825-0097"\n'
-        'affiliation = { name = "Example Institute", url = "https://example.org" }\n'
-        '[publisher]\nname = "Example Institute"\nurl = "https://example.org"\n'
-    )
-    return root
 
 
 @dataclass(frozen=True)
@@ -66,7 +50,7 @@ def exported(tmp_path_factory) -> Exported:
         mp.setenv("REPROPACK_CACHE_DIR", str(base / "home" / "cache"))
         mp.delenv("REPROPACK_CONFIG", raising=False)
         mp.delenv("SOURCE_DATE_EPOCH", raising=False)
-        project = _make_project(base / "study")
+        project = make_project(base / "study")
         out = base / "out"
         out.mkdir()
         export_project(project, out / "pkg", {})
