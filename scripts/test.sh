@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/engine.sh
+bash scripts/browser.sh
 exec .venv/bin/python -m pytest -n 2 "$@"

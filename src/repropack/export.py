@@ -228,16 +228,18 @@ class _Capture:
     runs: list[NotebookRun]
     snapshot: tree.Snapshot  # the project tree after the last run
     notebooks: dict[str, bytes]  # package path -> notebook bytes as packed
+    empty_folders: list[str]  # folders that existed before the run with no packed file in them
 
 
 def _capture(project: Path, notebooks: list[str], s: ExportSettings, ignore: list[Path], progress: Progress) -> _Capture:
     display = kernel_display_name(s.kernel)
     current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+    empty = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
     if not s.execute:
         progress.stage("Reading the kernel's environment")
         probe = execute_notebook(project, notebooks[0], kernel=s.kernel, timeout=s.timeout, allow_errors=True, execute_cells=False)
         runs = [_run_record(None, nb, s.kernel, display, (), ()) for nb in notebooks]
-        return _Capture([probe], runs, current, {nb: (project / nb).read_bytes() for nb in notebooks})
+        return _Capture([probe], runs, current, {nb: (project / nb).read_bytes() for nb in notebooks}, empty)
     executions: list[NotebookExecution] = []
     runs: list[NotebookRun] = []
     for nb in notebooks:
@@ -255,7 +257,7 @@ def _capture(project: Path, notebooks: list[str], s: ExportSettings, ignore: lis
         executions.append(execution)
         current = after
     packed = {e.path: nbformat.writes(e.notebook).encode("utf-8") + b"\n" for e in executions}
-    return _Capture(executions, runs, current, packed)
+    return _Capture(executions, runs, current, packed, empty)
 
 
 def _refuse_secrets(project: Path, payload: list[str], notebooks: dict[str, bytes], allowed: tuple[str, ...]) -> None:
@@ -312,6 +314,7 @@ def _support_files(
                 if s.execute
             ],
             "unresolved_requirements": list(environment.unresolved),
+            "empty_folders": capture.empty_folders,
         }
     )
     return support

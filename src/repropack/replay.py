@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from repropack.capture import tree
 from repropack.capture.hashing import sha256_file
 from repropack.crate import layout
-from repropack.crate.check import check_files
+from repropack.crate.check import check_files, is_safe_package_path
 from repropack.crate.reader import OpenedPackage, open_package
 from repropack.environment.dockerfile import environment_hash
 from repropack.errors import BadInput, BuildFailed
@@ -66,6 +66,7 @@ class PackageFacts:
     environment_hash: str
     python_version: str | None
     lock: Mapping[str, str]
+    empty_folders: tuple[str, ...] = ()  # folders the notebooks found (empty) in the project
 
 
 @dataclass
@@ -80,7 +81,8 @@ class ReplayResult:
     drift: list[str]
     backend: dict[str, Any]
     isolation: str
-    image: str | None
+    image: str | None  # tag (docker) or virtualenv path (local)
+    image_id: str | None  # the engine's image id, or the virtualenv's python
     image_reused: bool
     limits: dict[str, Any]
     started: datetime
@@ -101,6 +103,7 @@ class ReplayResult:
             "outputs": [{"path": o.path, "status": o.status.value, "rule": o.rule, "detail": o.detail} for o in self.outputs],
             "record": str(self.record) if self.record else None,
             "image": self.image,
+            "image_id": self.image_id,
             "image_reused": self.image_reused,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "drift": self.drift,
@@ -153,6 +156,10 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
         environment_hash=environment_hash(package.read_text(layout.DOCKERFILE) or "", package.read_text(layout.LOCK) or ""),
         python_version=image.get("pythonVersion"),
         lock=_lock_pins(package.read_text(layout.LOCK) or ""),
+        empty_folders=tuple(
+            folder for folder in json.loads(package.read_text(layout.CAPTURE) or "{}").get("empty_folders", [])
+            if is_safe_package_path(folder)
+        ),
     )
 
 
@@ -224,6 +231,8 @@ def _prepare_work_dir(package: OpenedPackage, facts: PackageFacts, restricted: M
         target = work / path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+    for folder in facts.empty_folders:
+        (work / folder).mkdir(parents=True, exist_ok=True)
 
 
 def _rule_choices(facts: PackageFacts, flags: tuple[str, ...]):
@@ -237,7 +246,7 @@ def _rule_choices(facts: PackageFacts, flags: tuple[str, ...]):
 def _failed(facts, cause, started, backend_info, isolation, limits, timings, image=None, reused=False, log_tail="") -> ReplayResult:
     return ReplayResult(
         package=facts, verdict=Verdict.FAILED, cause=cause, outputs=[], rules={}, drift=[], backend=backend_info,
-        isolation=isolation, image=image, image_reused=reused, limits=limits, started=started,
+        isolation=isolation, image=image, image_id=None, image_reused=reused, limits=limits, started=started,
         ended=datetime.now(timezone.utc).replace(microsecond=0), timings=timings, agent=getpass.getuser(),
         host=socket.gethostname(), log_tail=log_tail,
     )
@@ -322,6 +331,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: Progress | No
         backend=backend_info,
         isolation=backend.isolation,
         image=env.name,
+        image_id=env.reference,
         image_reused=env.reused,
         limits=limits,
         started=started,

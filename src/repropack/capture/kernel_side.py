@@ -13,7 +13,7 @@ import os
 import platform
 import sys
 
-_state = {"root": "", "recording": False, "reads": set(), "writes": set(), "outside": set(), "modules_before": set()}
+_state = {"root": "", "recording": False, "reads": set(), "writes": set(), "outside": set(), "modules_before": set(), "imported": set()}
 
 # Reads outside the project under these folders are the interpreter, libraries
 # and per-user caches at work, not data the notebook depends on.
@@ -58,6 +58,28 @@ def _note_outside(full):
         _state["outside"].add(full)
 
 
+def _from_the_notebook(importer_globals):
+    """True for an import made by a notebook cell or a module of the project, not by a library."""
+    if not importer_globals:
+        return False
+    if importer_globals.get("__name__") == "__main__":
+        return True
+    module_file = importer_globals.get("__file__") or ""
+    return module_file.startswith(_state["root"] + os.sep)
+
+
+def _recording_import(original):
+    # `import x` of a module already loaded (by an IPython startup file, say) does
+    # not change sys.modules, so the before/after comparison alone would miss it.
+    # Only the notebook's own imports count: libraries import lazily all the time.
+    def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and _state["recording"] and _from_the_notebook(globals):
+            _state["imported"].add(name.partition(".")[0])
+        return original(name, globals, locals, fromlist, level)
+
+    return __import__
+
+
 def start(root):
     home_dotfiles = os.path.join(os.path.expanduser("~"), ".")
     interpreter = {p.rstrip(os.sep) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
@@ -66,6 +88,9 @@ def start(root):
     _state["modules_before"] = set(sys.modules)
     _state["recording"] = True
     sys.addaudithook(_on_audit)
+    import builtins
+
+    builtins.__import__ = _recording_import(builtins.__import__)
 
 
 def _marker_environment():
@@ -134,7 +159,7 @@ def installed_distributions():
 
 def collect(out_path):
     _state["recording"] = False
-    imported = {name.split(".")[0] for name in set(sys.modules) - _state["modules_before"]}
+    imported = {name.split(".")[0] for name in set(sys.modules) - _state["modules_before"]} | _state["imported"]
     report = {
         "reads": sorted(_state["reads"]),
         "writes": sorted(_state["writes"]),

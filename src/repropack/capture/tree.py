@@ -66,9 +66,25 @@ def snapshot(root: Path, *, exclude: Sequence[str] = (), ignore: Collection[Path
     are not walked. A symlink is followed when it points inside the project and
     refused (BadInput) when it points outside.
     """
+    return _scan(root, exclude, ignore)[0]
+
+
+def empty_folders(root: Path, *, exclude: Sequence[str] = (), ignore: Collection[Path] = ()) -> list[str]:
+    """Folders a package would not recreate: they hold no file (at any depth) that it may hold.
+
+    A notebook may write into a folder it expects to exist; the replay needs it too.
+    """
+    files, folders = _scan(root, exclude, ignore)
+    holding = {str(PurePosixPath(path).parent) for path in files}
+    holding |= {str(parent) for path in holding for parent in PurePosixPath(path).parents}
+    return sorted(folder for folder in folders if folder not in holding)
+
+
+def _scan(root: Path, exclude: Sequence[str], ignore: Collection[Path]) -> tuple[dict[str, FileState], set[str]]:
     root = root.resolve()
     ignored = {Path(p).resolve() for p in ignore}
     found: dict[str, FileState] = {}
+    folders: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         rel_dir = here.relative_to(root).as_posix()
@@ -84,6 +100,7 @@ def snapshot(root: Path, *, exclude: Sequence[str] = (), ignore: Collection[Path
             if _is_virtualenv(full) or matches_any(rel, exclude):
                 continue
             kept.append(d)
+            folders.add(rel)
         dirnames[:] = kept
         for name in sorted(filenames):
             full = here / name
@@ -99,7 +116,7 @@ def snapshot(root: Path, *, exclude: Sequence[str] = (), ignore: Collection[Path
             if not stat.S_ISREG(st.st_mode):
                 continue  # sockets, fifos: not data a package can hold
             found[rel] = FileState(st.st_size, st.st_mtime_ns, st.st_ino)
-    return found
+    return found, folders
 
 
 def _check_symlink_target(root: Path, link: Path, rel: str) -> None:

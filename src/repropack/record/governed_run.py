@@ -156,7 +156,11 @@ def _metadata(result, operator: Operator) -> dict:
         action["containerImage"] = crate.add(
             ContextEntity(
                 crate, "#replay-image",
-                properties={"@type": "ContainerImage", "additionalType": {"@id": DOCKER_IMAGE_TYPE}, "name": name, "tag": tag or "latest", "registry": "localhost"},
+                properties={
+                    "@type": "ContainerImage", "additionalType": {"@id": DOCKER_IMAGE_TYPE}, "name": name,
+                    "tag": tag or "latest", "registry": "localhost",
+                    **({"sha256": result.image_id.removeprefix("sha256:")} if (result.image_id or "").startswith("sha256:") else {}),
+                },
             )
         )
     root["mentions"] = action
