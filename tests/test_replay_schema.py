@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from repropack.export import export_project
-from repropack.model import CauseKind, FailureCause, OutputComparison, OutputStatus, Verdict
+from repropack.model import CauseKind, OutputComparison, OutputStatus, Verdict
 from repropack.record.keys import generate_key_pair
 from repropack.record.reporting import finish_replay
 from repropack.replay import PackageFacts, ReplayOptions, ReplayResult, replay_package

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,22 +86,34 @@ class Backend(ABC):
         """Run the plan with ``work_dir`` as the package tree; never raise for what the notebooks do."""
 
 
+#: Modules whose import registers the built-in backends; loaded on first lookup,
+#: so importing the registry does not import the Docker SDK.
+BUILT_IN_BACKENDS = ("repropack.sandbox.docker_backend", "repropack.sandbox.local_backend")
+
+
 class BackendRegistry:
-    def __init__(self) -> None:
+    def __init__(self, built_in: tuple[str, ...]) -> None:
         self._backends: dict[str, type[Backend]] = {}
+        self._built_in = built_in
 
     def register(self, cls: type[Backend]) -> type[Backend]:
         self._backends[cls.name] = cls
         return cls
 
+    def _load_built_in(self) -> None:
+        for module in self._built_in:
+            importlib.import_module(module)
+
     def names(self) -> list[str]:
+        self._load_built_in()
         return sorted(self._backends)
 
     def get(self, name: str) -> type[Backend]:
+        self._load_built_in()
         try:
             return self._backends[name]
         except KeyError:
             raise BadInput(f"unknown backend {name!r} (known: {', '.join(self.names())})") from None
 
 
-BACKENDS = BackendRegistry()
+BACKENDS = BackendRegistry(BUILT_IN_BACKENDS)
