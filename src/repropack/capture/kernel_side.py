@@ -13,7 +13,16 @@ import os
 import platform
 import sys
 
-_state = {"root": "", "recording": False, "reads": set(), "writes": set(), "outside": set(), "modules_before": set(), "imported": set()}
+_state = {
+    "root": "",
+    "recording": False,
+    "reads": set(),
+    "writes": set(),
+    "outside": set(),
+    "modules_before": set(),
+    "imported": set(),
+    "user_ns": None,  # the notebook's namespace: imports made with it as globals are the notebook's own
+}
 
 # Reads outside the project under these folders are the interpreter, libraries
 # and per-user caches at work, not data the notebook depends on.
@@ -62,7 +71,7 @@ def _from_the_notebook(importer_globals):
     """True for an import made by a notebook cell or a module of the project, not by a library."""
     if not importer_globals:
         return False
-    if importer_globals.get("__name__") == "__main__":
+    if importer_globals is _state["user_ns"]:
         return True
     module_file = importer_globals.get("__file__") or ""
     return module_file.startswith(_state["root"] + os.sep)
@@ -80,7 +89,17 @@ def _recording_import(original):
     return __import__
 
 
+def _user_namespace():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else None
+
+
 def start(root):
+    _state["user_ns"] = _user_namespace()
     home_dotfiles = os.path.join(os.path.expanduser("~"), ".")
     interpreter = {p.rstrip(os.sep) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     _state["ignored_prefixes"] = tuple(interpreter | set(_SYSTEM_PREFIXES) | {home_dotfiles})
@@ -159,7 +178,11 @@ def installed_distributions():
 
 def collect(out_path):
     _state["recording"] = False
-    imported = {name.split(".")[0] for name in set(sys.modules) - _state["modules_before"]} | _state["imported"]
+    # A package loaded before the run (IPython, by the kernel) may load more of its
+    # submodules lazily during it: that is the kernel at work, not a new import.
+    loaded_before = {name.partition(".")[0] for name in _state["modules_before"]}
+    newly_loaded = {name.partition(".")[0] for name in set(sys.modules) - _state["modules_before"]}
+    imported = (newly_loaded - loaded_before) | _state["imported"]
     report = {
         "reads": sorted(_state["reads"]),
         "writes": sorted(_state["writes"]),
