@@ -247,3 +247,27 @@ def test_cli_exit_codes_follow_the_verdict(project, tmp_path):
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["verdict"] == "not_reproduced"
     shutil.rmtree(tmp_path / "rec")
+
+
+def test_local_package_installed_editable_from_the_project_is_put_on_the_path_at_replay(project, tmp_path, monkeypatch):
+    # The project is "pip install -e ."-ed into the kernel's environment: simulated with a
+    # dist-info (direct_url.json pointing at the project) on PYTHONPATH, so the system
+    # interpreter stays untouched.
+    (project / "src" / "mylib").mkdir(parents=True)
+    (project / "src" / "mylib" / "__init__.py").write_text("def answer():\n    return 42\n")
+    (project / "pyproject.toml").write_text('[project]\nname = "mylib"\nversion = "0.1"\n')
+    site = tmp_path / "site"
+    info = site / "mylib-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mylib\nVersion: 0.1\n")
+    (info / "top_level.txt").write_text("mylib\n")
+    (info / "direct_url.json").write_text(json.dumps({"url": project.resolve().as_uri(), "dir_info": {"editable": True}}))
+    monkeypatch.setenv("PYTHONPATH", f"{site}:{project / 'src'}")
+    write_notebook(project / "analysis.ipynb", "import mylib\nprint(mylib.answer())")
+    package = _export(project, tmp_path / "pkg")
+    monkeypatch.delenv("PYTHONPATH")
+    lock = (package / ".repropack/requirements.lock.txt").read_text()
+    assert "# mylib==0.1 (installed from a local path; not pinned)" in lock
+    assert json.loads((package / ".repropack/capture.json").read_text())["local_packages"] == [{"name": "mylib", "path": "."}]
+    result = _replay(package)
+    assert result.verdict is Verdict.REPRODUCED, result.cause

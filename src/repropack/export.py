@@ -315,9 +315,30 @@ def _support_files(
             ],
             "unresolved_requirements": list(environment.unresolved),
             "empty_folders": capture.empty_folders,
+            "local_packages": _local_packages(project, capture, environment),
         }
     )
     return support
+
+
+def _local_packages(project: Path, capture: _Capture, environment: Environment) -> list[dict[str, str]]:
+    """Locked distributions installed from a folder of the project (``pip install -e .``).
+
+    An index cannot serve them, but the package holds their sources: a replay
+    puts that folder on the path instead.
+    """
+    locked = {d.name.lower() for d in environment.lock if d.local}
+    found = []
+    for entry in capture.executions[0].observation.distributions:
+        source = entry.get("source")
+        if entry["name"].lower() not in locked or not source:
+            continue
+        try:
+            relative = Path(source).resolve().relative_to(project).as_posix()
+        except ValueError:
+            continue  # installed from outside the project: its sources are not packed
+        found.append({"name": entry["name"], "path": relative})
+    return sorted(found, key=lambda e: e["name"].lower())
 
 
 def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) -> tuple[str, ...]:

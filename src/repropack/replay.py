@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from repropack.capture import tree
@@ -67,6 +67,7 @@ class PackageFacts:
     python_version: str | None
     lock: Mapping[str, str]
     empty_folders: tuple[str, ...] = ()  # folders the notebooks found (empty) in the project
+    python_path: tuple[str, ...] = ()  # package folders of local packages (pip install -e .), put on the path
 
 
 @dataclass
@@ -139,6 +140,7 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
     if not notebooks:
         raise BadInput(f"{package.source}: the package has no notebook to replay")
     settings = json.loads(package.read_text(layout.SETTINGS) or "{}")
+    capture = json.loads(package.read_text(layout.CAPTURE) or "{}")
     image = package.entities.get("#container-image", {})
     if package.read_text(layout.DOCKERFILE) is None:
         raise BadInput(f"{package.source}: the package has no {layout.DOCKERFILE} to rebuild its environment from")
@@ -156,9 +158,11 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
         environment_hash=environment_hash(package.read_text(layout.DOCKERFILE) or "", package.read_text(layout.LOCK) or ""),
         python_version=image.get("pythonVersion"),
         lock=_lock_pins(package.read_text(layout.LOCK) or ""),
-        empty_folders=tuple(
-            folder for folder in json.loads(package.read_text(layout.CAPTURE) or "{}").get("empty_folders", [])
-            if is_safe_package_path(folder)
+        empty_folders=tuple(folder for folder in capture.get("empty_folders", []) if is_safe_package_path(folder)),
+        python_path=tuple(
+            _import_root(package.root, entry["path"])
+            for entry in capture.get("local_packages", [])
+            if isinstance(entry.get("path"), str) and (entry["path"] == "." or is_safe_package_path(entry["path"]))
         ),
     )
 
@@ -189,6 +193,12 @@ def default_ca_bundle() -> Path | None:
         if value and Path(value).is_file():
             return Path(value)
     return None
+
+
+def _import_root(package_root: Path, folder: str) -> str:
+    """The folder to put on the path for a local package: its src/ layout folder when it has one."""
+    src = PurePosixPath(folder) / "src"
+    return src.as_posix() if (package_root / src).is_dir() else folder
 
 
 def _verify_integrity(package: OpenedPackage) -> None:
@@ -299,7 +309,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: Progress | No
             _prepare_work_dir(package, facts, restricted, work)
             before = tree.snapshot(work)
             progress.stage(f"Running {len(facts.notebooks)} notebook(s) in the sandbox")
-            plan = RunPlan(facts.notebooks, int(facts.settings.get("timeout") or 600))
+            plan = RunPlan(facts.notebooks, int(facts.settings.get("timeout") or 600), python_path=facts.python_path)
             run = backend.run(env, work, plan, options.limits, options.keep)
             timings["execute"] = run.seconds
             produced = tree.changed_between(before, tree.snapshot(work))

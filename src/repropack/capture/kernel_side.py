@@ -135,18 +135,28 @@ def _marker_environment():
     }
 
 
-def _is_local(dist):
+def _local_source(dist):
+    """Where a distribution installed from a local path, file URL or VCS checkout came from.
+
+    Returns (local, path): the path is the folder of a file:// install, else None.
+    """
     try:
         text = dist.read_text("direct_url.json")
     except OSError:
-        return False
+        return False, None
     if not text:
-        return False
+        return False, None
     try:
         info = json.loads(text)
     except ValueError:
-        return False
-    return "dir_info" in info or "vcs_info" in info or str(info.get("url", "")).startswith("file:")
+        return False, None
+    url = str(info.get("url", ""))
+    local = "dir_info" in info or "vcs_info" in info or url.startswith("file:")
+    if url.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return local, unquote(urlparse(url).path)
+    return local, None
 
 
 def installed_distributions():
@@ -164,13 +174,15 @@ def installed_distributions():
         if not name or name.lower() in seen:
             continue
         seen.add(name.lower())
+        local, source = _local_source(dist)
         found.append(
             {
                 "name": name,
                 "version": dist.version,
                 "requires": list(dist.requires or []),
                 "top_level_modules": sorted(modules_of.get(name.lower(), ())),
-                "local": _is_local(dist),
+                "local": local,
+                "source": source,
             }
         )
     return found

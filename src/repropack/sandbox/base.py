@@ -31,6 +31,7 @@ class RunPlan:
     notebooks: tuple[tuple[str, bool], ...]  # (package path, allow_errors) in recorded order
     cell_timeout: int
     kernel: str = "python3"
+    python_path: tuple[str, ...] = ()  # package-relative folders to put on PYTHONPATH (local packages)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,11 @@ class DockerBackend(Backend):
                 mem_limit=limits.memory,
                 memswap_limit=limits.memory,
                 pids_limit=limits.pids,
-                environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+                environment={
+                    "HOME": "/tmp",
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                    **({"PYTHONPATH": ":".join(f"{_WORK}/{p}" for p in plan.python_path)} if plan.python_path else {}),
+                },
                 working_dir=_WORK,
                 volumes={
                     str(work_dir): {"bind": _WORK, "mode": "rw"},

@@ -86,6 +86,8 @@ class LocalBackend(Backend):
             home = io / "home"
             home.mkdir()
             run_env = {"PATH": f"{Path(env.reference).parent}:{os.environ.get('PATH', '')}", "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
+            if plan.python_path:
+                run_env["PYTHONPATH"] = ":".join(str(work_dir / p) for p in plan.python_path)
             started = time.monotonic()
             timed_out = False
             try:
