@@ -230,14 +230,12 @@ def _restricted_sources(facts: PackageFacts, options: ReplayOptions) -> tuple[di
 def _prepare_work_dir(package: OpenedPackage, facts: PackageFacts, restricted: Mapping[str, Path], work: Path) -> None:
     """The package tree as the notebooks expect it: recorded outputs set aside, restricted inputs supplied."""
     set_aside = set(facts.outputs) - {nb for nb, _ in facts.notebooks}
-    for record in package.files():
-        path = record["path"]
-        if record["restricted"] or path in set_aside or path.startswith(RESERVED_DIR + "/"):
-            continue
-        target = work / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(package.root / path, target)
-    for path, source in restricted.items():
+    sources = {
+        record["path"]: package.root / record["path"]
+        for record in package.files()
+        if not record["restricted"] and record["path"] not in set_aside and not record["path"].startswith(RESERVED_DIR + "/")
+    }
+    for path, source in {**sources, **restricted}.items():
         target = work / path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
@@ -253,12 +251,13 @@ def _rule_choices(facts: PackageFacts, flags: tuple[str, ...]):
     return rules_from_config(merged)
 
 
-def _failed(facts, cause, started, backend_info, isolation, limits, timings, image=None, reused=False, log_tail="") -> ReplayResult:
+def _failed_before_running(facts, cause, started, backend_info, isolation, limits, timings) -> ReplayResult:
+    """The result of a replay that stopped before the sandbox ran (missing input, build failure)."""
     return ReplayResult(
         package=facts, verdict=Verdict.FAILED, cause=cause, outputs=[], rules={}, drift=[], backend=backend_info,
-        isolation=isolation, image=image, image_id=None, image_reused=reused, limits=limits, started=started,
+        isolation=isolation, image=None, image_id=None, image_reused=False, limits=limits, started=started,
         ended=datetime.now(timezone.utc).replace(microsecond=0), timings=timings, agent=getpass.getuser(),
-        host=socket.gethostname(), log_tail=log_tail,
+        host=socket.gethostname(),
     )
 
 
@@ -281,7 +280,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: Progress | No
         limits = options.limits.describe()
         if missing:
             cause = FailureCause(CauseKind.MISSING_INPUT, "; ".join(missing))
-            return _failed(facts, cause, started, backend_info, backend.isolation, limits, timings)
+            return _failed_before_running(facts, cause, started, backend_info, backend.isolation, limits, timings)
 
         progress.stage("Building the environment")
         clock = time.monotonic()
@@ -300,7 +299,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: Progress | No
         except BuildFailed as exc:
             cause = FailureCause(CauseKind.BUILD_FAILED, str(exc).removeprefix("build failed: "))
             timings["build"] = time.monotonic() - clock
-            return _failed(facts, cause, started, backend_info, backend.isolation, limits, timings)
+            return _failed_before_running(facts, cause, started, backend_info, backend.isolation, limits, timings)
         timings["build"] = time.monotonic() - clock
 
         with tempfile.TemporaryDirectory(prefix="repropack-work-") as tmp:
