@@ -271,3 +271,21 @@ def test_local_package_installed_editable_from_the_project_is_put_on_the_path_at
     assert json.loads((package / ".repropack/capture.json").read_text())["local_packages"] == [{"name": "mylib", "path": "."}]
     result = _replay(package)
     assert result.verdict is Verdict.REPRODUCED, result.cause
+
+
+def test_symlink_planted_by_a_notebook_is_never_followed_on_the_host(project, tmp_path):
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("HOST-ONLY-" + "x" * 20)
+    package = _export(project, tmp_path / "pkg")
+    write_notebook(
+        package / "analysis.ipynb",
+        "import os\nos.makedirs('outputs', exist_ok=True)\n"
+        f"os.symlink({str(secret)!r}, 'outputs/counts.csv')\nos.symlink('/etc', 'outputs/etc')",
+    )
+    _forge(package, "analysis.ipynb", (package / "analysis.ipynb").read_bytes())
+    result = _replay(package)
+    statuses = {o.path: (o.status, o.rule) for o in result.outputs}
+    assert statuses["outputs/counts.csv"] == (OutputStatus.DIFFERENT, "symlink")
+    assert statuses["outputs/etc"] == (OutputStatus.UNEXPECTED, "symlink")
+    assert result.verdict is Verdict.NOT_REPRODUCED
+    assert "HOST-ONLY" not in json.dumps(result.as_dict())

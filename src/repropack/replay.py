@@ -311,6 +311,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: Progress | No
             plan = RunPlan(facts.notebooks, int(facts.settings.get("timeout") or 600), python_path=facts.python_path)
             run = backend.run(env, work, plan, options.limits, options.keep)
             timings["execute"] = run.seconds
+            planted = _remove_symlinks(work)
             produced = tree.changed_between(before, tree.snapshot(work))
             cause = classify_run(
                 run.report, timed_out=run.timed_out, out_of_memory=run.out_of_memory, exit_code=run.exit_code,
@@ -322,7 +323,7 @@ def replay_package(source: Path, options: ReplayOptions, progress: Progress | No
             figures: dict[str, tuple[str, str]] = {}
             if cause is None:
                 progress.stage("Comparing outputs")
-                outputs = compare_outputs(package.root, work, facts.outputs, produced, choices)
+                outputs = _flag_symlinks(compare_outputs(package.root, work, facts.outputs, produced, choices), planted)
                 figures = _figure_pairs(package.root, work, outputs)
             timings["compare"] = time.monotonic() - clock
             if options.keep:
@@ -351,6 +352,33 @@ def replay_package(source: Path, options: ReplayOptions, progress: Progress | No
         log_tail=run.log_tail,
         figures=figures,
     )
+
+
+def _remove_symlinks(work: Path) -> dict[str, str]:
+    """Remove every symlink the sandbox left in the work dir, unread; return path -> target.
+
+    The work dir is the host's: a notebook could plant ``outputs/x -> /etc/shadow``
+    for the comparison (and the report) to read on the host. Nothing is followed.
+    """
+    planted = {}
+    for dirpath, dirnames, filenames in os.walk(work):
+        for name in dirnames + filenames:
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                planted[full.relative_to(work).as_posix()] = os.readlink(full)
+                full.unlink()
+    return planted
+
+
+def _flag_symlinks(outputs: list[OutputComparison], planted: Mapping[str, str]) -> list[OutputComparison]:
+    """Each planted symlink is an output that is not what was recorded, whatever the comparison said."""
+    if not planted:
+        return outputs
+    flagged = {o.path: o for o in outputs}
+    for path, target in planted.items():
+        status = OutputStatus.DIFFERENT if path in flagged else OutputStatus.UNEXPECTED
+        flagged[path] = OutputComparison(path, status, "symlink", f"the replay produced a symlink to {target!r} here; removed unread")
+    return sorted(flagged.values(), key=lambda o: o.path)
 
 
 _FIGURE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
