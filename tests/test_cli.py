@@ -65,7 +65,7 @@ def test_cell_error_exits_1(project, tmp_path):
     done = repropack("export", str(project), "-o", str(tmp_path / "o.zip"))
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
-        "repropack: error: analysis.ipynb: cell 0: RuntimeError: boom (pass --allow-errors to package it anyway)"
+        "repropack: error: analysis.ipynb: cell 1: RuntimeError: boom (pass --allow-errors to package it anyway)"
     )
     assert not (tmp_path / "o.zip").exists()
 

@@ -209,7 +209,7 @@ def test_missing_kernel_is_bad_input(project, tmp_path):
 
 def test_cell_error_names_notebook_cell_and_exception(project, tmp_path):
     write_notebook(project / "analysis.ipynb", "x = 1", "1 / 0")
-    with pytest.raises(CheckFailed, match=r"analysis.ipynb: cell 1: ZeroDivisionError: division by zero"):
+    with pytest.raises(CheckFailed, match=r"analysis.ipynb: cell 2: ZeroDivisionError: division by zero"):
         export_project(project, tmp_path / "o.zip", {})
     _assert_nothing_written(tmp_path, tmp_path / "o.zip")
 
@@ -218,7 +218,7 @@ def test_allow_errors_packs_a_failed_run(project, tmp_path):
     write_notebook(project / "analysis.ipynb", "1 / 0", "print('after')")
     out = tmp_path / "pkg"
     result = export_project(project, out, {"allow_errors": True})
-    assert result.package.runs[0].errors == ("cell 0: ZeroDivisionError: division by zero",)
+    assert result.package.runs[0].errors == ("cell 1: ZeroDivisionError: division by zero",)
     action = next(e for e in _metadata(out)["@graph"] if e["@type"] == "CreateAction")
     assert action["actionStatus"] == "http://schema.org/FailedActionStatus"
 

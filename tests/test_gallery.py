@@ -223,7 +223,7 @@ def test_local_package_only_declared_in_pyproject_fails_the_export_as_not_import
     write_notebook(project / "analysis.ipynb", "import mylib\nprint(mylib.mean([1, 2]))")
     # The package is not installed in the kernel and the notebook does not put src/ on the path,
     # so the notebook cannot run here: a reviewer expects the export to refuse, naming why.
-    with pytest.raises(CheckFailed, match=r"analysis\.ipynb: cell 0: ModuleNotFoundError: No module named 'mylib'"):
+    with pytest.raises(CheckFailed, match=r"analysis\.ipynb: cell 1: ModuleNotFoundError: No module named 'mylib'"):
         _export(project, tmp_path / "pkg")
     assert not (tmp_path / "pkg").exists()
 
@@ -502,4 +502,4 @@ def test_timings_and_memory_addresses_in_outputs_are_masked_by_the_notebook_rule
     # cell was ignored because the researcher marked it, not silently.
     assert statuses["timing.ipynb"] is OutputStatus.EQUIVALENT, notebook.detail
     assert notebook.rule == "notebook"
-    assert "outputs ignored by nbval marker: cell 4" in notebook.detail
+    assert "outputs ignored by nbval marker: cell 5" in notebook.detail

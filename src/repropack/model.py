@@ -194,7 +194,7 @@ class FailureCause:
     kind: CauseKind
     detail: str  # one line: which requirement, module, input, or "nb.ipynb cell 3: ValueError: ..."
     notebook: str | None = None
-    cell: int | None = None
+    cell: int | None = None  # numbered from 1, as a reader counts cells
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.detail}"

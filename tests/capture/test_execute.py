@@ -46,7 +46,7 @@ def test_cwd_is_the_notebook_folder(tmp_path):
 
 def test_cell_error_is_check_failed_with_cell_and_exception(tmp_path):
     write_notebook(tmp_path / "nb.ipynb", "x = 1", "raise ValueError('bad value')")
-    with pytest.raises(CheckFailed, match=r"nb.ipynb: cell 1: ValueError: bad value"):
+    with pytest.raises(CheckFailed, match=r"nb.ipynb: cell 2: ValueError: bad value"):
         execute_notebook(tmp_path, "nb.ipynb", kernel="python3", timeout=60, allow_errors=False)
 
 

@@ -455,7 +455,7 @@ def test_notebook_rule_compares_stderr_after_masking(tmp_path: Path) -> None:
 
     assert compare_notebooks(tmp_path, recorded, masked_equal).equal
     outcome = compare_notebooks(tmp_path, recorded, changed)
-    assert outcome == RuleOutcome(equal=False, detail="cell 0 output 0: '<masked>:1: UserWarning: few samples' != '<masked>:1: UserWarning: no samples'")
+    assert outcome == RuleOutcome(equal=False, detail="cell 1 output 1: '<masked>:1: UserWarning: few samples' != '<masked>:1: UserWarning: no samples'")
     assert compare_notebooks(tmp_path, recorded, changed, ignore_stderr=True).equal
 
 
@@ -472,7 +472,7 @@ def test_notebook_rule_changed_number_in_a_stream_names_the_cell(tmp_path: Path)
 
     outcome = compare_notebooks(tmp_path, recorded, produced)
 
-    assert outcome == RuleOutcome(equal=False, detail="cell 4 output 0: '42' != '43'")
+    assert outcome == RuleOutcome(equal=False, detail="cell 5 output 1: '42' != '43'")
 
 
 def test_notebook_rule_names_line_and_mime_type_of_a_rich_output_change(tmp_path: Path) -> None:
@@ -481,7 +481,7 @@ def test_notebook_rule_names_line_and_mime_type_of_a_rich_output_change(tmp_path
 
     outcome = compare_notebooks(tmp_path, recorded, produced)
 
-    assert outcome == RuleOutcome(equal=False, detail="cell 0 output 0 text/plain: line 3: '1  2' != '1  3'")
+    assert outcome == RuleOutcome(equal=False, detail="cell 1 output 1 text/plain: line 3: '1  2' != '1  3'")
 
 
 def test_notebook_rule_reports_source_changes_and_missing_outputs(tmp_path: Path) -> None:
@@ -494,9 +494,9 @@ def test_notebook_rule_reports_source_changes_and_missing_outputs(tmp_path: Path
     )
     fewer_cells = compare_notebooks(tmp_path, [code("a"), code("b")], [code("a")])
 
-    assert source_changed.detail == "cell 0: source differs: 'x = 1' != 'x = 2'"
-    assert output_missing.detail == "cell 0 output 1: recorded execute_result not produced: '3'"
-    assert error_raised.detail == "cell 0 output 0: stdout != error"
+    assert source_changed.detail == "cell 1: source differs: 'x = 1' != 'x = 2'"
+    assert output_missing.detail == "cell 1 output 2: recorded execute_result not produced: '3'"
+    assert error_raised.detail == "cell 1 output 1: stdout != error"
     assert fewer_cells.detail == "2 cells != 1 cell"
 
 
@@ -506,7 +506,7 @@ def test_notebook_rule_compares_errors_by_name_and_value_not_traceback(tmp_path:
 
     assert compare_notebooks(tmp_path, failing("division by zero", "File /home/a/x.py"), failing("division by zero", "File /root/y.py")).equal
     changed = compare_notebooks(tmp_path, failing("division by zero", "t"), failing("float division by zero", "t"))
-    assert changed.detail == "cell 0 output 0 evalue: 'division by zero' != 'float division by zero'"
+    assert changed.detail == "cell 1 output 1 evalue: 'division by zero' != 'float division by zero'"
 
 
 def test_notebook_rule_honours_nbval_markers(tmp_path: Path) -> None:
@@ -527,16 +527,16 @@ def test_notebook_rule_honours_nbval_markers(tmp_path: Path) -> None:
 
     outcome = compare_notebooks(tmp_path, recorded, produced)
 
-    assert outcome == RuleOutcome(equal=True, detail="outputs ignored by nbval marker: cells 0, 1; skipped by nbval marker: cells 2, 3")
+    assert outcome == RuleOutcome(equal=True, detail="outputs ignored by nbval marker: cells 1, 2; skipped by nbval marker: cells 3, 4")
     # The markers cover only the cells they are on.
     produced[4] = code("print(1 + 1)", stream("3\n"))
-    assert compare_notebooks(tmp_path, recorded, produced).detail == "cell 4 output 0: '2' != '3'"
+    assert compare_notebooks(tmp_path, recorded, produced).detail == "cell 5 output 1: '2' != '3'"
 
 
 def test_notebook_rule_ignore_output_still_checks_the_source(tmp_path: Path) -> None:
     outcome = compare_notebooks(tmp_path, [code("# NBVAL_IGNORE_OUTPUT\nx = 1")], [code("# NBVAL_IGNORE_OUTPUT\nx = 2")])
 
-    assert outcome.detail == "cell 0: source differs: line 2: 'x = 1' != 'x = 2'"
+    assert outcome.detail == "cell 1: source differs: line 2: 'x = 1' != 'x = 2'"
 
 
 def test_notebook_rule_stochastic_embedded_png_depends_on_image_threshold(tmp_path: Path) -> None:
@@ -547,10 +547,10 @@ def test_notebook_rule_stochastic_embedded_png_depends_on_image_threshold(tmp_pa
     loose = compare_notebooks(tmp_path, recorded, produced, image_threshold=0.05)
 
     assert exact == RuleOutcome(
-        equal=False, detail="cell 0 output 0 image/png: 1.0% of pixels differ (max channel delta 255); threshold 0.0%"
+        equal=False, detail="cell 1 output 1 image/png: 1.0% of pixels differ (max channel delta 255); threshold 0.0%"
     )
     assert loose == RuleOutcome(
-        equal=True, detail="cell 0 output 0 image/png: 1.0% of pixels differ (max channel delta 255); threshold 5.0%"
+        equal=True, detail="cell 1 output 1 image/png: 1.0% of pixels differ (max channel delta 255); threshold 5.0%"
     )
 
 

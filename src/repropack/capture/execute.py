@@ -88,7 +88,8 @@ def _now() -> datetime:
 
 
 def _error_line(index: int, ename: str, evalue: str) -> str:
-    return f"cell {index}: {ename}: {evalue}".strip()
+    """One line naming a failed cell; cells are numbered from 1, as a reader counts them."""
+    return f"cell {index + 1}: {ename}: {evalue}".strip()
 
 
 def _errors_in_outputs(nb: NotebookNode) -> tuple[str, ...]:

@@ -92,22 +92,23 @@ class NotebookRule(ComparisonRule):
         tolerated: list[str] = []
         ignored: list[int] = []
         skipped: list[int] = []
-        for index, (old, new) in enumerate(zip(old_cells, new_cells)):
+        # Cells and outputs are numbered from 1 in details, as a reader counts them.
+        for number, (old, new) in enumerate(zip(old_cells, new_cells), start=1):
             marker = max(_marker(old), _marker(new))
             if marker is _Marker.SKIP:
-                skipped.append(index)
+                skipped.append(number)
                 continue
             if old.cell_type != new.cell_type:
-                return RuleOutcome(equal=False, detail=f"cell {index}: {old.cell_type} cell != {new.cell_type} cell")
+                return RuleOutcome(equal=False, detail=f"cell {number}: {old.cell_type} cell != {new.cell_type} cell")
             if old.source != new.source:
                 source_change = first_differing_line(old.source, new.source)
-                return RuleOutcome(equal=False, detail=f"cell {index}: source differs: {source_change}")
+                return RuleOutcome(equal=False, detail=f"cell {number}: source differs: {source_change}")
             if old.cell_type != "code":
                 continue
             if marker is _Marker.IGNORE_OUTPUT:
-                ignored.append(index)
+                ignored.append(number)
                 continue
-            difference = self._first_difference(index, self._reduce(old.outputs), self._reduce(new.outputs), tolerated)
+            difference = self._first_difference(number, self._reduce(old.outputs), self._reduce(new.outputs), tolerated)
             if difference:
                 return RuleOutcome(equal=False, detail=difference)
         return RuleOutcome(equal=True, detail=_tolerated_summary(tolerated, ignored, skipped))
@@ -175,7 +176,7 @@ class NotebookRule(ComparisonRule):
         Embedded images that differ within the threshold are noted in ``tolerated``.
         """
         for old_shown, new_shown in zip(old, new):
-            where = f"cell {cell} output {old_shown.position}"
+            where = f"cell {cell} output {old_shown.position + 1}"
             if old_shown.kind != new_shown.kind:
                 return f"{where}: {old_shown.kind} != {new_shown.kind}"
             if old_shown.content.keys() != new_shown.content.keys():
@@ -187,10 +188,10 @@ class NotebookRule(ComparisonRule):
                     return difference
         if len(old) > len(new):
             missing = old[len(new)]
-            return f"cell {cell} output {missing.position}: recorded {missing.kind} not produced: {_summary(missing)}"
+            return f"cell {cell} output {missing.position + 1}: recorded {missing.kind} not produced: {_summary(missing)}"
         if len(new) > len(old):
             extra = new[len(old)]
-            return f"cell {cell} output {extra.position}: produced {extra.kind} not recorded: {_summary(extra)}"
+            return f"cell {cell} output {extra.position + 1}: produced {extra.kind} not recorded: {_summary(extra)}"
         return ""
 
     def _value_difference(self, label: str, key: str, old: Any, new: Any, tolerated: list[str]) -> str:

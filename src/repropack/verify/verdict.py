@@ -45,6 +45,11 @@ def _cell_failure(notebook: str, cell: int | None, ename: str, evalue: str, inpu
     return FailureCause(CauseKind.CELL_ERROR, line, notebook, cell)
 
 
+def _number(cell_index: int | None) -> int | None:
+    """The runner reports cell indices; people count cells from 1."""
+    return None if cell_index is None else cell_index + 1
+
+
 def classify_run(
     report: Mapping | None,
     *,
@@ -74,11 +79,12 @@ def classify_run(
         return FailureCause(CauseKind.KERNEL_DIED, f"the notebook runner failed: {report['error']}")
     if last is None or last["status"] == "completed":
         return None
+    cell = _number(last["cell"])
     if last["status"] == "timeout":
-        return FailureCause(CauseKind.TIMEOUT, f"{where}: cell {last['cell']} ran past the cell timeout", where, last["cell"])
+        return FailureCause(CauseKind.TIMEOUT, f"{where}: cell {cell} ran past the cell timeout", where, cell)
     if last["status"] == "kernel_died":
-        return FailureCause(CauseKind.KERNEL_DIED, f"{where}: cell {last['cell']}: {last.get('evalue') or 'the kernel died'}", where, last["cell"])
-    return _cell_failure(where, last["cell"], last.get("ename") or "", last.get("evalue") or "", inputs)
+        return FailureCause(CauseKind.KERNEL_DIED, f"{where}: cell {cell}: {last.get('evalue') or 'the kernel died'}", where, cell)
+    return _cell_failure(where, cell, last.get("ename") or "", last.get("evalue") or "", inputs)
 
 
 def verdict_of(cause: FailureCause | None, outputs: Sequence[OutputComparison]) -> Verdict:
