@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -59,14 +61,29 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "study")
 
 
-@pytest.fixture(autouse=True)
-def isolated_user_dirs(tmp_path_factory, monkeypatch):
-    """Keep tests away from the developer's own config and hash cache."""
-    home = tmp_path_factory.mktemp("home")
+def isolate_user_dirs(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """Point config and hash cache at ``home``, away from the developer's own."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("REPROPACK_CACHE_DIR", str(home / "cache"))
     monkeypatch.delenv("REPROPACK_CONFIG", raising=False)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory, monkeypatch):
+    isolate_user_dirs(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
+def forge_recorded_file(package: Path, path: str, data: bytes) -> None:
+    """Change a recorded file and update its sha256 and contentSize consistently (a forged result)."""
+    (package / path).write_bytes(data)
+    meta_path = package / "ro-crate-metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for entity in meta["@graph"]:
+        if entity["@id"] == path:
+            entity["sha256"] = hashlib.sha256(data).hexdigest()
+            entity["contentSize"] = str(len(data))
+    meta_path.write_text(json.dumps(meta, indent=2))
 
 
 def git(cwd: Path, *args: str) -> str:

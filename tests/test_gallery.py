@@ -19,7 +19,6 @@ packaging), so "the lock pins six" would hold whatever the project declared.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from repropack.errors import CheckFailed
 from repropack.export import ExportResult, export_project
 from repropack.model import FileRole, OutputStatus, Verdict
 from repropack.replay import ReplayOptions, ReplayResult, replay_package
-from tests.conftest import write_notebook
+from tests.conftest import forge_recorded_file, write_notebook
 from tests.test_replay import STOCHASTIC_FIGURE
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
@@ -93,16 +92,6 @@ def _third_party_line(export: ExportResult) -> str:
     return f"{dist.name}=={dist.version}  # declared, imported"
 
 
-def _forge(package: Path, path: str, data: bytes) -> None:
-    """Change a recorded file and update its sha256 and contentSize consistently (a forged record)."""
-    (package / path).write_bytes(data)
-    meta_path = package / "ro-crate-metadata.json"
-    meta = json.loads(meta_path.read_text())
-    for entity in meta["@graph"]:
-        if entity["@id"] == path:
-            entity["sha256"] = hashlib.sha256(data).hexdigest()
-            entity["contentSize"] = str(len(data))
-    meta_path.write_text(json.dumps(meta, indent=2))
 
 
 THIRD_PARTY_CELLS = (
@@ -412,7 +401,7 @@ def test_dated_output_is_reproduced_under_a_date_mask_and_not_without_it(tmp_pat
     recorded = (tmp_path / "pkg" / "results/stamp.txt").read_text()
     assert recorded.startswith("answer: 42\nmade on ")
     # Make the date really differ: the record says the package was made years ago.
-    _forge(tmp_path / "pkg", "results/stamp.txt", b"answer: 42\nmade on 2019-03-07\n")
+    forge_recorded_file(tmp_path / "pkg", "results/stamp.txt", b"answer: 42\nmade on 2019-03-07\n")
 
     masked = _replay(tmp_path / "pkg")
     statuses = _assert_reproduced(masked)

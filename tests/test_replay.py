@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ from repropack.record.reporting import finish_replay
 from repropack.record.signing import verify_record
 from repropack.replay import ReplayOptions, replay_package
 from repropack.sandbox import SandboxLimits
-from tests.conftest import write_notebook
+from tests.conftest import forge_recorded_file, write_notebook
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -33,16 +32,6 @@ def _replay(package: Path, **options):
     return replay_package(package, ReplayOptions(**options))
 
 
-def _forge(package: Path, path: str, data: bytes) -> None:
-    """Change a recorded file and update its hash and size consistently (a forged result)."""
-    (package / path).write_bytes(data)
-    meta_path = package / "ro-crate-metadata.json"
-    meta = json.loads(meta_path.read_text())
-    for entity in meta["@graph"]:
-        if entity["@id"] == path:
-            entity["sha256"] = hashlib.sha256(data).hexdigest()
-            entity["contentSize"] = str(len(data))
-    meta_path.write_text(json.dumps(meta, indent=2))
 
 
 def test_small_project_reproduces_in_a_container_with_no_network(project, tmp_path):
@@ -67,7 +56,7 @@ def test_second_replay_reuses_the_image(project, tmp_path):
 
 def test_forged_result_is_not_reproduced_with_a_diff_naming_the_change(project, tmp_path):
     package = _export(project, tmp_path / "pkg")
-    _forge(package, "outputs/counts.csv", b"group,n\r\na,2\r\nb,7\r\n")
+    forge_recorded_file(package, "outputs/counts.csv", b"group,n\r\na,2\r\nb,7\r\n")
     result = _replay(package)
     assert result.verdict is Verdict.NOT_REPRODUCED
     (counts,) = [o for o in result.outputs if o.path == "outputs/counts.csv"]
@@ -242,7 +231,7 @@ def test_cli_exit_codes_follow_the_verdict(project, tmp_path):
     ok = subprocess.run([exe, "replay", str(package), "--json", "--record", str(tmp_path / "rec")], capture_output=True, text=True, env=env)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["verdict"] == "reproduced"
-    _forge(package, "outputs/counts.csv", b"group,n\r\na,9\r\n")
+    forge_recorded_file(package, "outputs/counts.csv", b"group,n\r\na,9\r\n")
     bad = subprocess.run([exe, "replay", str(package), "--json", "--record", str(tmp_path / "rec2")], capture_output=True, text=True, env=env)
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["verdict"] == "not_reproduced"
@@ -282,7 +271,7 @@ def test_symlink_planted_by_a_notebook_is_never_followed_on_the_host(project, tm
         "import os\nos.makedirs('outputs', exist_ok=True)\n"
         f"os.symlink({str(secret)!r}, 'outputs/counts.csv')\nos.symlink('/etc', 'outputs/etc')",
     )
-    _forge(package, "analysis.ipynb", (package / "analysis.ipynb").read_bytes())
+    forge_recorded_file(package, "analysis.ipynb", (package / "analysis.ipynb").read_bytes())
     result = _replay(package)
     statuses = {o.path: (o.status, o.rule) for o in result.outputs}
     assert statuses["outputs/counts.csv"] == (OutputStatus.DIFFERENT, "symlink")

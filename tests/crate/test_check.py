@@ -23,7 +23,7 @@ from repropack.crate.check import check_files, check_package, check_schema
 from repropack.crate.reader import open_package
 from repropack.errors import BadInput
 from repropack.export import export_project
-from tests.conftest import make_project
+from tests.conftest import isolate_user_dirs, make_project
 
 METADATA = "ro-crate-metadata.json"
 RUN_ID = "#run-1-analysis-ipynb"
@@ -46,10 +46,7 @@ class Exported:
 def exported(tmp_path_factory) -> Exported:
     base = tmp_path_factory.mktemp("check-packages")
     with pytest.MonkeyPatch.context() as mp:  # the autouse isolation fixture is function-scoped
-        mp.setenv("XDG_CONFIG_HOME", str(base / "home" / "config"))
-        mp.setenv("REPROPACK_CACHE_DIR", str(base / "home" / "cache"))
-        mp.delenv("REPROPACK_CONFIG", raising=False)
-        mp.delenv("SOURCE_DATE_EPOCH", raising=False)
+        isolate_user_dirs(mp, base / "home")
         project = make_project(base / "study")
         out = base / "out"
         out.mkdir()

@@ -19,8 +19,8 @@ from repropack.export import export_project
 from repropack.model import OutputComparison, OutputStatus, Verdict
 from repropack.record.report_html import render_html_report
 from repropack.replay import ReplayOptions, ReplayResult, replay_package
-from tests.conftest import make_project, write_notebook
-from tests.test_replay import STOCHASTIC_FIGURE, _forge
+from tests.conftest import forge_recorded_file, isolate_user_dirs, make_project, write_notebook
+from tests.test_replay import STOCHASTIC_FIGURE
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -40,15 +40,12 @@ def reports(docker_engine, tmp_path_factory) -> dict[str, Report]:
     base = tmp_path_factory.mktemp("report-html")
     results: dict[str, ReplayResult] = {}
     with pytest.MonkeyPatch.context() as mp:  # the autouse isolation fixture is function-scoped
-        mp.setenv("XDG_CONFIG_HOME", str(base / "home" / "config"))
-        mp.setenv("REPROPACK_CACHE_DIR", str(base / "home" / "cache"))
-        mp.delenv("REPROPACK_CONFIG", raising=False)
-        mp.delenv("SOURCE_DATE_EPOCH", raising=False)
+        isolate_user_dirs(mp, base / "home")
 
         study = make_project(base / "study")
         export_project(study, base / "pkg", {})
         results["reproduced"] = replay_package(base / "pkg", ReplayOptions())
-        _forge(base / "pkg", "outputs/counts.csv", FORGED_CSV)
+        forge_recorded_file(base / "pkg", "outputs/counts.csv", FORGED_CSV)
         results["forged"] = replay_package(base / "pkg", ReplayOptions())
 
         figure_study = make_project(base / "figure-study")
