@@ -60,6 +60,8 @@ def main() -> None:
       repropack export my-project              # run the notebooks, write my-project.crate.zip
       repropack check my-project.crate.zip     # hashes, schema, RO-Crate profiles
       repropack inspect my-project.crate.zip   # what is inside
+      repropack replay my-project.crate.zip    # rebuild, re-run in a sandbox, compare, sign a record
+      repropack verify-record my-project.crate.replay-20261124T101500Z
 
     Exit codes: 0 success, 1 the check said no, 2 usage error or bad input,
     3 the work could not run.
