@@ -398,7 +398,7 @@ def export_project(
 
     progress.stage("Describing the environment")
     environment, lock_text = _describe_environment(project, capture.executions, s)
-    dockerfile = render_dockerfile(environment, wheelhouse=s.wheelhouse, tool_version=__version__)
+    dockerfile = render_dockerfile(environment, wheelhouse=s.wheelhouse)
     in_memory = {**capture.notebooks, **_support_files(project, capture, environment, resolved, dockerfile, lock_text)}
 
     role = _role_of(capture)

@@ -24,8 +24,8 @@ ENV = Environment(
 )
 
 
-def _render(env: Environment = ENV, *, wheelhouse: bool = False, tool_version: str = "0.1.0") -> str:
-    return render_dockerfile(env, wheelhouse=wheelhouse, tool_version=tool_version)
+def _render(env: Environment = ENV, *, wheelhouse: bool = False) -> str:
+    return render_dockerfile(env, wheelhouse=wheelhouse)
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -166,3 +166,4 @@ def test_environment_hash_ignores_what_is_in_neither_file():
     dockerfile, lock = _render(), LOCK_TEXT
     unrelated = dataclasses.replace(ENV, platform="Linux-9.9-other-host", lock=(), env_files=("environment.yml",))
     assert environment_hash(_render(unrelated), lock) == environment_hash(dockerfile, lock)
+

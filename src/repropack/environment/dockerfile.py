@@ -18,11 +18,12 @@ DOCKERFILE_TEMPLATE = "Dockerfile.j2"
 DOCKER_REFERENCE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
 
 
-def render_dockerfile(environment: Environment, *, wheelhouse: bool, tool_version: str) -> str:
+def render_dockerfile(environment: Environment, *, wheelhouse: bool) -> str:
     """The Dockerfile text; the same inputs always give the same bytes.
 
-    Only what defines the image goes in (not the host's kernel release), so the
-    environment hash is the same for the same lock on any host.
+    Only what defines the image goes in (not the host's kernel release, not
+    repropack's version), so the environment hash is the same for the same lock
+    on any host and with any release.
     """
     if not DOCKER_REFERENCE.fullmatch(environment.base_image):
         raise BadInput(f"base image {environment.base_image!r} is not a valid image reference")
@@ -38,7 +39,6 @@ def render_dockerfile(environment: Environment, *, wheelhouse: bool, tool_versio
         machine=environment.machine,
         reserved=RESERVED_DIR,
         wheelhouse=wheelhouse,
-        tool_version=tool_version,
     )
 
 
