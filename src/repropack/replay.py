@@ -142,7 +142,8 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
     settings = json.loads(package.read_text(layout.SETTINGS) or "{}")
     capture = json.loads(package.read_text(layout.CAPTURE) or "{}")
     image = package.entities.get("#container-image", {})
-    if package.read_text(layout.DOCKERFILE) is None:
+    dockerfile, lock = package.read_text(layout.DOCKERFILE), package.read_text(layout.LOCK) or ""
+    if dockerfile is None:
         raise BadInput(f"{package.source}: the package has no {layout.DOCKERFILE} to rebuild its environment from")
     return PackageFacts(
         source=package.source,
@@ -155,9 +156,9 @@ def read_facts(package: OpenedPackage) -> PackageFacts:
         settings={k: v.get("value") for k, v in settings.items() if isinstance(v, dict)},
         # Computed from the files, not read from the metadata: the image cache must
         # never serve an image built from a different lock.
-        environment_hash=environment_hash(package.read_text(layout.DOCKERFILE) or "", package.read_text(layout.LOCK) or ""),
+        environment_hash=environment_hash(dockerfile, lock),
         python_version=image.get("pythonVersion"),
-        lock=_lock_pins(package.read_text(layout.LOCK) or ""),
+        lock=_lock_pins(lock),
         empty_folders=tuple(folder for folder in capture.get("empty_folders", []) if is_safe_package_path(folder)),
         python_path=tuple(
             _import_root(package.root, entry["path"])

@@ -10,6 +10,7 @@ import json
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -47,8 +48,9 @@ class OpenedPackage:
     metadata: dict
     source: Path
 
-    @property
+    @cached_property
     def entities(self) -> dict[str, dict]:
+        """Entities by @id, built once: runs() and description() look them up per file."""
         return {e["@id"]: e for e in self.metadata.get("@graph", []) if isinstance(e, dict) and isinstance(e.get("@id"), str)}
 
     @property
