@@ -42,7 +42,15 @@ def main() -> None:
         work = Path(tmp)
         project = work / "claims-analysis"
         shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("outputs"))
-        nbconvert = [str(BIN / "jupyter-nbconvert"), "--to", "notebook", "--execute", "analysis.ipynb", "--output", str(work / "executed.ipynb")]
+        nbconvert = [
+            str(BIN / "jupyter-nbconvert"),
+            "--to",
+            "notebook",
+            "--execute",
+            "analysis.ipynb",
+            "--output",
+            str(work / "executed.ipynb"),
+        ]
         export = [str(BIN / "repropack"), "export", str(project), "-o", str(work / "pkg.zip"), "--force"]
         reexport = [*export, "--no-execute"]
         _timed(nbconvert, project)  # warm-up: imports, page cache, hash cache

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from repropack.capture.hashing import HashCache, hash_files
+from repropack.fs.hashing import HashCache, hash_files
 
 DATASET_FILES = 2_000
 DATASET_BYTES = 1 << 30
@@ -51,12 +51,9 @@ def main() -> int:
         "--dir",
         type=Path,
         default=Path(os.environ.get("REPROPACK_BENCH_DIR", default_dir)),
-        help="dataset folder, reused between runs "
-        f"(default: $REPROPACK_BENCH_DIR or {default_dir})",
+        help=f"dataset folder, reused between runs (default: $REPROPACK_BENCH_DIR or {default_dir})",
     )
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="timed runs per case; the median is shown"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the median is shown")
     args = parser.parse_args()
 
     dataset = args.dir / "dataset"
@@ -101,8 +98,7 @@ def main() -> int:
             "hash_files, fresh cache",
             first,
             first / baseline,
-            f"goal <= {GOAL_VS_SHA256SUM}: {verdict(first / baseline <= GOAL_VS_SHA256SUM)}; "
-            "digests equal sha256sum's",
+            f"goal <= {GOAL_VS_SHA256SUM}: {verdict(first / baseline <= GOAL_VS_SHA256SUM)}; digests equal sha256sum's",
         ),
         Row(
             "hash_files, warm cache (unchanged)",
@@ -234,7 +230,7 @@ def peak_rss_kib_hashing(path: Path) -> tuple[int, float]:
     probe = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from repropack.capture.hashing import hash_files\n"
+        "from repropack.fs.hashing import hash_files\n"
         "started = time.perf_counter()\n"
         "hash_files([Path(sys.argv[1])])\n"
         "elapsed = time.perf_counter() - started\n"

@@ -38,7 +38,19 @@ def _run(command: list[str], cwd: Path | None = None) -> tuple[float, str]:
 
 def _replay(package: Path, inputs: Path, record: Path, *extra: str) -> tuple[float, dict]:
     shutil.rmtree(record, ignore_errors=True)
-    seconds, out = _run([str(BIN / "repropack"), "replay", str(package), "--inputs", str(inputs), "--record", str(record), "--json", *extra])
+    seconds, out = _run(
+        [
+            str(BIN / "repropack"),
+            "replay",
+            str(package),
+            "--inputs",
+            str(inputs),
+            "--record",
+            str(record),
+            "--json",
+            *extra,
+        ]
+    )
     return seconds, json.loads(out)
 
 
@@ -48,9 +60,31 @@ def _bare_execute(image: str, work: Path) -> float:
     for p in work.rglob("*"):
         os.chown(p, 1000, 1000)
     command = [
-        "docker", "run", "--rm", "--network", "none", "--user", "1000:1000", "--cap-drop", "ALL",
-        "--security-opt", "no-new-privileges", "--read-only", "--tmpfs", "/tmp", "-e", "HOME=/tmp",
-        "-v", f"{work}:/work", "-w", "/work", image, "jupyter", "execute", "--inplace", "analysis.ipynb",
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "1000:1000",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "-e",
+        "HOME=/tmp",
+        "-v",
+        f"{work}:/work",
+        "-w",
+        "/work",
+        image,
+        "jupyter",
+        "execute",
+        "--inplace",
+        "analysis.ipynb",
     ]
     return _run(command)[0]
 
@@ -71,7 +105,7 @@ def main() -> None:
         shutil.copytree(project, work, ignore=shutil.ignore_patterns("outputs", "repropack.toml"))
         _bare_execute(image, work)  # warm-up
         replays, bare = [], []
-        for i in range(args.repeat):
+        for _ in range(args.repeat):
             bare.append(_bare_execute(image, work))
             replays.append(_replay(package, project, root / "record")[0])
         wheel_pkg = root / "claims-wheels.crate.zip"
@@ -84,8 +118,12 @@ def main() -> None:
     print(f"{'case':44} {'median s':>9} {'ratio':>6}  notes")
     print(f"{'-' * 44} {'-' * 9} {'-' * 6}  -----")
     print(f"{'jupyter execute in the same image (bare run)':44} {base:9.3f} {1.0:6.3f}  baseline, same sandbox flags")
-    print(f"{'repropack replay, image cached':44} {replay_median:9.3f} {replay_median / base:6.3f}  goal <= 1.2 x + 2 s = {1.2 * base + 2:.3f} s; verdict {first['verdict']}")
-    print(f"{'repropack replay --offline, cold build':44} {cold_seconds:9.3f} {'':>6}  build {cold['timings']['build']:.1f} s from the wheelhouse, network none; verdict {cold['verdict']}")
+    print(
+        f"{'repropack replay, image cached':44} {replay_median:9.3f} {replay_median / base:6.3f}  goal <= 1.2 x + 2 s = {1.2 * base + 2:.3f} s; verdict {first['verdict']}"
+    )
+    print(
+        f"{'repropack replay --offline, cold build':44} {cold_seconds:9.3f} {'':>6}  build {cold['timings']['build']:.1f} s from the wheelhouse, network none; verdict {cold['verdict']}"
+    )
     print(f"({args.repeat} alternating runs; example project {EXAMPLE.name})")
 
 

@@ -87,7 +87,13 @@ def forge_recorded_file(package: Path, path: str, data: bytes) -> None:
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "T",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "T",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
@@ -96,9 +102,9 @@ def docker_engine():
     """The real engine with repropack's base image. In CI its absence fails the test, never skips it."""
     from docker.errors import ImageNotFound
 
-    from repropack.environment.engine import engine_client
+    from repropack.config import DEFAULT_BASE_IMAGE
     from repropack.errors import CannotRun
-    from repropack.settings import DEFAULT_BASE_IMAGE
+    from repropack.sandbox.docker.engine import engine_client
 
     try:
         client = engine_client()

@@ -14,7 +14,9 @@ import pytest
 def repropack(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("repropack")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "repropack"]
-    return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [*command, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
 
 
 def test_export_json_prints_one_object_and_check_passes(project, tmp_path):
@@ -80,7 +82,15 @@ def test_tampered_package_fails_check_naming_the_file(project, tmp_path):
 
 
 def test_every_command_help_has_an_example():
-    for command in (["export"], ["inspect"], ["check"], ["replay"], ["verify-record"], ["keys", "generate"], ["base", "build"]):
+    for command in (
+        ["export"],
+        ["inspect"],
+        ["check"],
+        ["replay"],
+        ["verify-record"],
+        ["keys", "generate"],
+        ["base", "build"],
+    ):
         done = repropack(*command, "--help")
         assert done.returncode == 0
         assert "Example" in done.stdout and f"repropack {' '.join(command)}" in done.stdout

@@ -30,7 +30,7 @@ from repropack.export import ExportResult, export_project
 from repropack.model import FileRole, OutputStatus, Verdict
 from repropack.replay import ReplayOptions, ReplayResult, replay_package
 from tests.conftest import forge_recorded_file, write_notebook
-from tests.test_replay import STOCHASTIC_FIGURE
+from tests.replay.test_pipeline import STOCHASTIC_FIGURE
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -60,7 +60,11 @@ def _replay(package: Path, **options) -> ReplayResult:
 
 
 def _assert_reproduced(result: ReplayResult) -> dict[str, OutputStatus]:
-    assert result.verdict is Verdict.REPRODUCED, (result.cause, [(o.path, o.status, o.detail) for o in result.outputs], result.log_tail)
+    assert result.verdict is Verdict.REPRODUCED, (
+        result.cause,
+        [(o.path, o.status, o.detail) for o in result.outputs],
+        result.log_tail,
+    )
     return {o.path: o.status for o in result.outputs}
 
 
@@ -90,8 +94,6 @@ def _assert_runtime_only_lock(package: Path) -> None:
 def _third_party_line(export: ExportResult) -> str:
     (dist,) = [d for d in export.package.environment.lock if d.name.lower() == THIRD_PARTY]
     return f"{dist.name}=={dist.version}  # declared, imported"
-
-
 
 
 THIRD_PARTY_CELLS = (
@@ -127,7 +129,9 @@ def test_environment_yml_with_a_pip_section_reproduces_and_pins_the_pip_requirem
     # Reviewer: the pip entry is pinned at the installed version; conda's python/pip are tooling, not requirements.
     assert _third_party_line(export) in _lock_text(tmp_path / "pkg").splitlines()
     assert not any(line.startswith(("python==", "pip==")) for line in _pins(tmp_path / "pkg"))
-    assert (tmp_path / "pkg" / ".repropack/env/environment.yml").read_text() == (project / "environment.yml").read_text()
+    assert (tmp_path / "pkg" / ".repropack/env/environment.yml").read_text() == (
+        project / "environment.yml"
+    ).read_text()
     statuses = _assert_reproduced(_replay(tmp_path / "pkg"))
     assert statuses["results/host.txt"] is OutputStatus.IDENTICAL
 
@@ -167,7 +171,9 @@ def test_module_preloaded_by_an_ipython_startup_file_is_still_locked(tmp_path, m
     write_notebook(project / "analysis.ipynb", *THIRD_PARTY_CELLS)
     export = _export(project, tmp_path / "pkg")
     # Checked before replaying, so the known failure costs no container run.
-    assert any(d.name.lower() == THIRD_PARTY and "imported" in d.reasons for d in export.package.environment.lock), _lock_text(tmp_path / "pkg")
+    assert any(d.name.lower() == THIRD_PARTY and "imported" in d.reasons for d in export.package.environment.lock), (
+        _lock_text(tmp_path / "pkg")
+    )
     statuses = _assert_reproduced(_replay(tmp_path / "pkg"))
     assert statuses["results/host.txt"] is OutputStatus.IDENTICAL
 

@@ -68,8 +68,17 @@ def test_failed_replay_meets_the_schema(validator, project, tmp_path):
 def _sample(verdict: Verdict = Verdict.NOT_REPRODUCED) -> dict:
     """as_dict() of a hand-made result (no replay needed): the baseline the broken copies start from."""
     facts = PackageFacts(
-        source=Path("/tmp/pkg"), title="Study", metadata_sha256="a" * 64, notebooks=(("analysis.ipynb", False),),
-        outputs={}, inputs=(), restricted={}, settings={}, environment_hash="b" * 64, python_version="3.11.7", lock={},
+        source=Path("/tmp/pkg"),
+        title="Study",
+        metadata_sha256="a" * 64,
+        notebooks=(("analysis.ipynb", False),),
+        outputs={},
+        inputs=(),
+        restricted={},
+        settings={},
+        environment_hash="b" * 64,
+        python_version="3.11.7",
+        lock={},
     )
     when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     outputs = [
@@ -77,20 +86,30 @@ def _sample(verdict: Verdict = Verdict.NOT_REPRODUCED) -> dict:
         OutputComparison("outputs/counts.csv", OutputStatus.DIFFERENT, "csv", "row 2: n 1 -> 7"),
     ]
     return ReplayResult(
-        package=facts, verdict=verdict, cause=None, outputs=outputs,
+        package=facts,
+        verdict=verdict,
+        cause=None,
+        outputs=outputs,
         rules={"declared": {"*.csv": {"rule": "csv", "rtol": 0.0}}, "applied": {"outputs/counts.csv": "csv"}},
         drift=["numpy 2.0.0 (recorded 1.26.4)"],
         backend={"backend": "docker", "engine": "docker", "engine_version": "26.1.5", "api_version": "1.45"},
-        isolation="container", image="repropack/env:abc", image_id="sha256:" + "c" * 64, image_reused=True,
+        isolation="container",
+        image="repropack/env:abc",
+        image_id="sha256:" + "c" * 64,
+        image_reused=True,
         limits={"timeout_s": 1800, "memory": "2g", "pids": 256, "network": False},
-        started=when, ended=when, timings={"integrity": 0.01, "build": 0.2, "execute": 3.5, "compare": 0.1},
-        agent="root", host="box",
+        started=when,
+        ended=when,
+        timings={"integrity": 0.01, "build": 0.2, "execute": 3.5, "compare": 0.1},
+        agent="root",
+        host="box",
     ).as_dict()
 
 
 def _without(key):
     def mutate(d):
         del d[key]
+
     return mutate
 
 
@@ -105,7 +124,9 @@ BROKEN = {
     "unknown cause kind": lambda d: d.update(verdict="failed", cause="oops: x", cause_kind="oops", outputs=[]),
     "failed without a cause": lambda d: d.update(verdict="failed", outputs=[]),
     "cause when it ran to the end": lambda d: d.update(cause="timeout: 1800 s", cause_kind="timeout"),
-    "cause not matching its kind": lambda d: d.update(verdict="failed", cause="timeout: x", cause_kind="cell error", outputs=[]),
+    "cause not matching its kind": lambda d: d.update(
+        verdict="failed", cause="timeout: x", cause_kind="cell error", outputs=[]
+    ),
     "reproduced with a different output": lambda d: d.update(verdict="reproduced"),
     "not reproduced with all outputs matching": lambda d: d["outputs"].pop(),
     "absolute output path": lambda d: d["outputs"][0].update(path="/etc/passwd"),

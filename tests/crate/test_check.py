@@ -12,9 +12,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -216,7 +216,9 @@ def test_forged_file_id_escaping_the_package_is_reported_and_not_read(exported, 
 
     report, opened = _recording_opens(lambda: check_package(pkg))
 
-    assert f"layout: {forged}: described path escapes the package" in [f"{p.kind}: {p.message}" for p in report.problems]
+    assert f"layout: {forged}: described path escapes the package" in [
+        f"{p.kind}: {p.message}" for p in report.problems
+    ]
     assert opened, "the audit hook saw no file opened at all"
     assert str(planted) not in opened
     assert report.files_checked == baseline - 1
@@ -366,7 +368,11 @@ def test_not_a_package_is_bad_input(tmp_path, make):
         check_package(make(tmp_path))
 
 
-@pytest.mark.parametrize("make", [_folder_without_metadata, _garbage_zip, _zip_with_garbage_metadata, _metadata_not_json], ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "make",
+    [_folder_without_metadata, _garbage_zip, _zip_with_garbage_metadata, _metadata_not_json],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_not_a_package_exits_2_with_one_stderr_line(tmp_path, make):
     done = _cli("check", "--json", str(make(tmp_path)))
     assert done.returncode == 2
@@ -378,14 +384,12 @@ def test_not_a_package_exits_2_with_one_stderr_line(tmp_path, make):
 # --- known bugs (strict xfail: they start failing once the bug is fixed) -------------------------------
 
 
-
 def test_symlink_leaving_a_folder_package_is_a_layout_problem(exported, tmp_path):
     pkg = _copy(exported.folder, tmp_path / "pkg")
     shutil.move(pkg / "data", tmp_path / "elsewhere")
     (pkg / "data").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     problems, _ = _file_problems(pkg)
     assert any(p.kind == "layout" and p.message.startswith("data/input.csv") for p in problems)
-
 
 
 def test_non_numeric_content_size_is_reported_not_a_crash(exported, tmp_path):
@@ -398,13 +402,11 @@ def test_non_numeric_content_size_is_reported_not_a_crash(exported, tmp_path):
     assert any(p.message.startswith("notes.md") for p in problems)
 
 
-
 def test_each_profile_problem_is_reported_once(cli_check_with_unbundled_context):
     problems = json.loads(cli_check_with_unbundled_context.stdout)["problems"]
     checks = [p["message"].split(":", 1)[0] for p in problems if p["kind"] == "profile"]
     assert checks
     assert len(checks) == len(set(checks)), checks
-
 
 
 def test_no_execute_export_passes_check(exported, tmp_path):

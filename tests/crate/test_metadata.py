@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from repropack.crate import layout
 from repropack.crate.check import check_schema
 from repropack.crate.metadata import build_metadata, collapse_singletons, iso8601, license_id
 from repropack.model import (
@@ -23,6 +22,7 @@ from repropack.model import (
     PackageMetadata,
     Person,
     RunStatus,
+    layout,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,11 +111,15 @@ def test_license_id_is_an_spdx_url_unless_already_a_url(license, expected):
 
 DOCKERFILE, LOCK, SETTINGS = layout.DOCKERFILE, layout.LOCK, layout.SETTINGS
 ENV_HASH = "0123456789abcdef" * 4
-ADA = Person("Ada Example", Organization("Example Institute", "https://example.org"), "https://orcid.org/0000-0002-1825-0097")
+ADA = Person(
+    "Ada Example", Organization("Example Institute", "https://example.org"), "https://orcid.org/0000-0002-1825-0097"
+)
 BOB = Person("Bob Builder", Organization("Garage Lab"))
 
 
-def _record(path: str, role: FileRole, *, restricted: bool = False, note: str | None = None, fmt: str = "text/csv") -> FileRecord:
+def _record(
+    path: str, role: FileRole, *, restricted: bool = False, note: str | None = None, fmt: str = "text/csv"
+) -> FileRecord:
     digest = hashlib.sha256(path.encode()).hexdigest()
     return FileRecord(path, digest, len(path) * 3, fmt, role, restricted, note)
 
@@ -135,7 +139,10 @@ def _package(**changes) -> Package:
     ]
     runs = [
         NotebookRun(
-            "analysis.ipynb", "python3", "Python 3", RunStatus.COMPLETED,
+            "analysis.ipynb",
+            "python3",
+            "Python 3",
+            RunStatus.COMPLETED,
             start_time=datetime(2024, 5, 1, 14, 0, 0, 250_000, tzinfo=PLUS_TWO),
             end_time=datetime(2024, 5, 1, 14, 0, 7, tzinfo=PLUS_TWO),
             inputs=("data/open.csv", "data/raw/secret register.csv"),
@@ -144,23 +151,38 @@ def _package(**changes) -> Package:
         NotebookRun("saved.ipynb", "python3", "Python 3", RunStatus.NOT_EXECUTED),
     ]
     environment = Environment(
-        python_version="3.11.7", implementation="CPython", platform="Linux-x86_64", machine="x86_64",
-        lock=(LockedDistribution("ipykernel", "6.29.4", ("runtime",)),), base_image="python:3.11-slim",
+        python_version="3.11.7",
+        implementation="CPython",
+        platform="Linux-x86_64",
+        machine="x86_64",
+        lock=(LockedDistribution("ipykernel", "6.29.4", ("runtime",)),),
+        base_image="python:3.11-slim",
     )
     fields = dict(
         metadata=PackageMetadata(
-            title="Study", description="A small study.", license="MIT", authors=(ADA, BOB),
+            title="Study",
+            description="A small study.",
+            license="MIT",
+            authors=(ADA, BOB),
             publisher=Organization("Example Institute", "https://example.org"),
-            date_published=datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc), keywords=("claims",),
+            date_published=datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc),
+            keywords=("claims",),
         ),
-        files=files, runs=runs, environment=environment, git=None, agent=ADA, tool_version="0.1.0",
+        files=files,
+        runs=runs,
+        environment=environment,
+        git=None,
+        agent=ADA,
+        tool_version="0.1.0",
     )
     fields.update(changes)
     return Package(**fields)
 
 
 def _build(package: Package | None = None) -> dict:
-    return build_metadata(package or _package(), dockerfile_path=DOCKERFILE, lock_path=LOCK, settings_path=SETTINGS, env_hash=ENV_HASH)
+    return build_metadata(
+        package or _package(), dockerfile_path=DOCKERFILE, lock_path=LOCK, settings_path=SETTINGS, env_hash=ENV_HASH
+    )
 
 
 def _entities(metadata: dict) -> dict[str, dict]:
@@ -233,8 +255,12 @@ def test_not_executed_run_is_no_action_and_its_notebook_stays_a_file():
 def test_failed_run_records_its_status_and_errors():
     package = _package()
     package.runs[0] = NotebookRun(
-        "analysis.ipynb", "python3", "Python 3", RunStatus.FAILED,
-        start_time=datetime(2024, 5, 1, 12, tzinfo=timezone.utc), end_time=datetime(2024, 5, 1, 12, 1, tzinfo=timezone.utc),
+        "analysis.ipynb",
+        "python3",
+        "Python 3",
+        RunStatus.FAILED,
+        start_time=datetime(2024, 5, 1, 12, tzinfo=timezone.utc),
+        end_time=datetime(2024, 5, 1, 12, 1, tzinfo=timezone.utc),
         errors=("cell 3: ZeroDivisionError: division by zero", "cell 5: NameError: name 'x' is not defined"),
     )
     run = _entities(_build(package))["#run-1-analysis-ipynb"]
@@ -248,7 +274,12 @@ def test_authors_have_affiliated_organizations():
     ada = ents[ADA.identifier]
     assert ada["@type"] == "Person" and ada["name"] == "Ada Example"
     org = ents[_ids(ada["affiliation"])[0]]
-    assert org == {"@id": "https://example.org", "@type": "Organization", "name": "Example Institute", "url": "https://example.org"}
+    assert org == {
+        "@id": "https://example.org",
+        "@type": "Organization",
+        "name": "Example Institute",
+        "url": "https://example.org",
+    }
     bob = ents["#person-bob-builder"]
     bob_org = ents[_ids(bob["affiliation"])[0]]
     assert bob_org == {"@id": "#org-garage-lab", "@type": "Organization", "name": "Garage Lab"}
@@ -281,7 +312,6 @@ def test_built_metadata_satisfies_the_package_schema():
 
 def test_build_is_deterministic():
     assert json.dumps(_build(), sort_keys=False) == json.dumps(_build(), sort_keys=False)
-
 
 
 def test_file_ids_map_back_to_their_package_paths():

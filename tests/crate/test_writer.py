@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from repropack.capture.tree import snapshot
-from repropack.crate import layout
 from repropack.crate.writer import PackageContent, metadata_bytes, write_package
 from repropack.errors import BadInput
+from repropack.fs.tree import snapshot
+from repropack.model import layout
 
 DATE = datetime(2024, 5, 17, 12, 30, 42, tzinfo=timezone.utc)
 METADATA = {"@context": "https://w3id.org/ro/crate/1.1/context", "@graph": [{"@id": "./", "name": "Ünïcode study"}]}

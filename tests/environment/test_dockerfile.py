@@ -166,4 +166,3 @@ def test_environment_hash_ignores_what_is_in_neither_file():
     dockerfile, lock = _render(), LOCK_TEXT
     unrelated = dataclasses.replace(ENV, platform="Linux-9.9-other-host", lock=(), env_files=("environment.yml",))
     assert environment_hash(_render(unrelated), lock) == environment_hash(dockerfile, lock)
-

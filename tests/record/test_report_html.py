@@ -20,7 +20,7 @@ from repropack.model import OutputComparison, OutputStatus, Verdict
 from repropack.record.report_html import render_html_report
 from repropack.replay import ReplayOptions, ReplayResult, replay_package
 from tests.conftest import forge_recorded_file, isolate_user_dirs, make_project, write_notebook
-from tests.test_replay import STOCHASTIC_FIGURE
+from tests.replay.test_pipeline import STOCHASTIC_FIGURE
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -51,14 +51,21 @@ def reports(docker_engine, tmp_path_factory) -> dict[str, Report]:
         figure_study = make_project(base / "figure-study")
         write_notebook(figure_study / "analysis.ipynb", STOCHASTIC_FIGURE)
         export_project(figure_study, base / "figure-pkg", {})
-        results["figure"] = replay_package(base / "figure-pkg", ReplayOptions(compare=("figure.png=image:threshold=0",)))
+        results["figure"] = replay_package(
+            base / "figure-pkg", ReplayOptions(compare=("figure.png=image:threshold=0",))
+        )
 
         failing_study = make_project(base / "failing-study")
         write_notebook(failing_study / "analysis.ipynb", "x = 1\n1 / 0")
         export_project(failing_study, base / "failing-pkg", {"execute": False})
         results["failed"] = replay_package(base / "failing-pkg", ReplayOptions())
 
-    expected = {"reproduced": Verdict.REPRODUCED, "forged": Verdict.NOT_REPRODUCED, "figure": Verdict.NOT_REPRODUCED, "failed": Verdict.FAILED}
+    expected = {
+        "reproduced": Verdict.REPRODUCED,
+        "forged": Verdict.NOT_REPRODUCED,
+        "figure": Verdict.NOT_REPRODUCED,
+        "failed": Verdict.FAILED,
+    }
     for name, verdict in expected.items():
         assert results[name].verdict is verdict, (name, results[name].cause, results[name].outputs)
     assert "figure.png" in results["figure"].figures
@@ -122,7 +129,12 @@ def _output_rows(browser) -> dict[str, dict]:
 
 @pytest.mark.parametrize(
     "case, words, colour",
-    [("reproduced", "reproduced", "green"), ("forged", "not reproduced", "red"), ("figure", "not reproduced", "red"), ("failed", "failed", "amber")],
+    [
+        ("reproduced", "reproduced", "green"),
+        ("forged", "not reproduced", "red"),
+        ("figure", "not reproduced", "red"),
+        ("failed", "failed", "amber"),
+    ],
 )
 def test_verdict_is_shown_in_words_on_a_readable_coloured_badge(browser, reports, case, words, colour):
     from selenium.webdriver.common.by import By
@@ -175,10 +187,15 @@ def test_different_figure_is_shown_recorded_and_replayed_side_by_side(browser, r
     for image in images:
         assert image.is_displayed()
         decoded = browser.execute_script(
-            "const i = arguments[0]; return i.decode().then(() => [i.complete, i.naturalWidth, i.naturalHeight], () => [false, 0, 0]);", image
+            "const i = arguments[0]; return i.decode().then(() => [i.complete, i.naturalWidth, i.naturalHeight], () => [false, 0, 0]);",
+            image,
         )
         assert decoded[0] and decoded[1] > 0 and decoded[2] > 0, decoded
-        boxes.append(browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height];", image))
+        boxes.append(
+            browser.execute_script(
+                "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height];", image
+            )
+        )
     (left_a, top_a, width_a, height_a), (left_b, top_b, width_b, height_b) = boxes
     assert abs(top_a - top_b) < 1, boxes  # one row
     assert left_b >= left_a + width_a, boxes  # side by side, not overlapping
@@ -253,7 +270,9 @@ def test_long_unbroken_paths_and_diffs_wrap_instead_of_widening_the_page(browser
     html = tmp_path / "long.html"
     html.write_text(render_html_report(result), encoding="utf-8")
     _open(browser, Report(result, html))
-    client, scroll = browser.execute_script("return [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+    client, scroll = browser.execute_script(
+        "return [document.documentElement.clientWidth, document.documentElement.scrollWidth]"
+    )
     assert scroll <= client, f"page is {scroll} px wide in a {client} px viewport"
     rows = _output_rows(browser)
     (shown_path,) = rows

@@ -65,7 +65,7 @@ def test_canonical_json_is_the_same_whatever_the_key_order() -> None:
 
 
 def test_canonical_json_writes_non_ascii_as_utf8() -> None:
-    assert canonical_json({"name": "café"}) == '{"name":"café"}'.encode("utf-8")
+    assert canonical_json({"name": "café"}) == '{"name":"café"}'.encode()
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])

@@ -15,10 +15,10 @@ from pathlib import Path, PurePosixPath
 
 import jsonschema
 
-from repropack.capture.hashing import hash_files
-from repropack.crate import layout
 from repropack.crate.profiles import validate_profiles
 from repropack.crate.reader import OpenedPackage, open_package
+from repropack.fs.hashing import hash_files
+from repropack.model import layout
 from repropack.resources import schema_path
 
 SCHEMA_FILE = "package.schema.json"
@@ -98,9 +98,13 @@ def check_files(package: OpenedPackage) -> tuple[list[Problem], int]:
     for on_disk, record in sorted(to_hash.items(), key=lambda kv: kv[1]["path"]):
         digest = digests[on_disk]
         if digest.size != record["size"]:
-            problems.append(Problem("hash", f"{record['path']}: size {digest.size} differs from recorded {record['size']}"))
+            problems.append(
+                Problem("hash", f"{record['path']}: size {digest.size} differs from recorded {record['size']}")
+            )
         elif digest.sha256 != record["sha256"]:
-            problems.append(Problem("hash", f"{record['path']}: sha256 {digest.sha256} differs from recorded {record['sha256']}"))
+            problems.append(
+                Problem("hash", f"{record['path']}: sha256 {digest.sha256} differs from recorded {record['sha256']}")
+            )
     present_files = (p for p in package.root.rglob("*") if p.is_file() and not p.is_symlink())
     for present in sorted(p.relative_to(package.root).as_posix() for p in present_files):
         if present != layout.METADATA and present not in described:

@@ -17,8 +17,7 @@ from rocrate.model.contextentity import ContextEntity
 from rocrate.model.person import Person as CratePerson
 from rocrate.rocrate import ROCrate
 
-from repropack.crate import layout
-from repropack.model import FileRecord, NotebookRun, Organization, Package, Person, RunStatus
+from repropack.model import FileRecord, NotebookRun, Organization, Package, Person, RunStatus, layout
 from repropack.resources import schema_path
 
 WORKFLOW_RUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
@@ -85,7 +84,9 @@ def _file_properties(record: FileRecord) -> dict[str, Any]:
     return props
 
 
-def _run_action(crate: ROCrate, index: int, run: NotebookRun, files: dict[str, Any], agent, image, app) -> ContextEntity:
+def _run_action(
+    crate: ROCrate, index: int, run: NotebookRun, files: dict[str, Any], agent, image, app
+) -> ContextEntity:
     props: dict[str, Any] = {
         "@type": "CreateAction",
         "name": f"Execution of {run.notebook}",
@@ -121,7 +122,9 @@ def collapse_singletons(value: Any) -> Any:
     return value
 
 
-def build_metadata(package: Package, *, dockerfile_path: str, lock_path: str, settings_path: str, env_hash: str) -> dict:
+def build_metadata(
+    package: Package, *, dockerfile_path: str, lock_path: str, settings_path: str, env_hash: str
+) -> dict:
     """The ``ro-crate-metadata.json`` document for ``package``."""
     meta = package.metadata
     crate = ROCrate(version="1.1")
@@ -132,11 +135,19 @@ def build_metadata(package: Package, *, dockerfile_path: str, lock_path: str, se
     root["description"] = meta.description
     root["datePublished"] = iso8601(meta.date_published)
     root["conformsTo"] = crate.add(
-        ContextEntity(crate, PROCESS_RUN_CRATE, properties={"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"})
+        ContextEntity(
+            crate,
+            PROCESS_RUN_CRATE,
+            properties={"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"},
+        )
     )
     if meta.license:
         root["license"] = crate.add(
-            ContextEntity(crate, license_id(meta.license), properties={"@type": "CreativeWork", "name": meta.license, "identifier": meta.license})
+            ContextEntity(
+                crate,
+                license_id(meta.license),
+                properties={"@type": "CreativeWork", "name": meta.license, "identifier": meta.license},
+            )
         )
     if meta.keywords:
         root["keywords"] = list(meta.keywords)
@@ -151,7 +162,9 @@ def build_metadata(package: Package, *, dockerfile_path: str, lock_path: str, se
         if record.restricted:
             # add_file would percent-encode the fragment id, so add it as a plain entity.
             entity = crate.add(
-                ContextEntity(crate, layout.entity_id(record.path, True), properties={"@type": "File", **_file_properties(record)})
+                ContextEntity(
+                    crate, layout.entity_id(record.path, True), properties={"@type": "File", **_file_properties(record)}
+                )
             )
         else:
             entity = crate.add_file(dest_path=record.path, properties=_file_properties(record))
@@ -206,7 +219,12 @@ def build_metadata(package: Package, *, dockerfile_path: str, lock_path: str, se
         ContextEntity(
             crate,
             REPROPACK_APP_ID,
-            properties={"@type": "SoftwareApplication", "name": "repropack", "url": REPROPACK_APP_ID, "softwareVersion": package.tool_version},
+            properties={
+                "@type": "SoftwareApplication",
+                "name": "repropack",
+                "url": REPROPACK_APP_ID,
+                "softwareVersion": package.tool_version,
+            },
         )
     )
     root["settingsFile"] = files[settings_path]

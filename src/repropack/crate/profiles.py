@@ -44,7 +44,7 @@ class ProfileIssue:
 class _BundledContexts(HTTPAdapter):
     """Answers requests for the bundled contexts from local files."""
 
-    def send(self, request, **kwargs):  # noqa: ARG002 - HTTPAdapter's signature
+    def send(self, request, **kwargs):
         name = BUNDLED_CONTEXTS.get(request.url)
         if name is None:
             raise requests.ConnectionError(f"repropack serves no {request.url} offline")
@@ -105,5 +105,12 @@ def validate_profiles(root: Path, profiles: tuple[str, ...] = PROFILES) -> list[
             for issue in result.get_issues():
                 issues.append(ProfileIssue(profile, issue.severity.name, issue.check.identifier, issue.message or ""))
             for url in sorted(set(_CACHE_MISS.findall(_drain_validator_log()))):
-                issues.append(ProfileIssue(profile, "REQUIRED", "offline-context", f"JSON-LD context {url} is not bundled, so it was not checked"))
+                issues.append(
+                    ProfileIssue(
+                        profile,
+                        "REQUIRED",
+                        "offline-context",
+                        f"JSON-LD context {url} is not bundled, so it was not checked",
+                    )
+                )
     return issues

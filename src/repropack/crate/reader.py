@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from repropack.crate import layout
-from repropack.crate.archive import safe_extract
 from repropack.errors import BadInput
+from repropack.fs.archive import safe_extract
+from repropack.model import layout
 
 
 def _as_list(value: Any) -> list:
@@ -51,7 +52,11 @@ class OpenedPackage:
     @cached_property
     def entities(self) -> dict[str, dict]:
         """Entities by @id, built once: runs() and description() look them up per file."""
-        return {e["@id"]: e for e in self.metadata.get("@graph", []) if isinstance(e, dict) and isinstance(e.get("@id"), str)}
+        return {
+            e["@id"]: e
+            for e in self.metadata.get("@graph", [])
+            if isinstance(e, dict) and isinstance(e.get("@id"), str)
+        }
 
     @property
     def root_entity(self) -> dict:

@@ -9,15 +9,15 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
 
-from repropack.capture.tree import FileState
-from repropack.crate import layout
-from repropack.crate.archive import write_deterministic_zip, zip_date_time
 from repropack.errors import BadInput
+from repropack.fs.archive import write_deterministic_zip, zip_date_time
+from repropack.fs.tree import FileState
+from repropack.model import layout
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ DOCKERFILE_TEMPLATE = "Dockerfile.j2"
 
 #: name[:tag][@digest] as Docker accepts it; anything else (a newline, a space)
 #: could smuggle instructions into the rendered Dockerfile.
-DOCKER_REFERENCE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
+DOCKER_REFERENCE = re.compile(
+    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
 
 
 def render_dockerfile(environment: Environment, *, wheelhouse: bool) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from repropack.crate import layout
 from repropack.errors import CannotRun
+from repropack.model import layout
 
 
 def download_wheelhouse(lock_text: str, interpreter: str, scratch: Path) -> dict[str, Path]:
@@ -20,7 +20,19 @@ def download_wheelhouse(lock_text: str, interpreter: str, scratch: Path) -> dict
     lock_file = folder / "requirements.lock.txt"
     lock_file.write_text(lock_text, encoding="utf-8")
     wheels = folder / "wheels"
-    command = [interpreter, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps", "-q", "-d", str(wheels), "-r", str(lock_file)]
+    command = [
+        interpreter,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "-q",
+        "-d",
+        str(wheels),
+        "-r",
+        str(lock_file),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]

@@ -13,9 +13,10 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from rocrate.model.contextentity import ContextEntity
 from rocrate.model.person import Person as CratePerson
@@ -23,10 +24,10 @@ from rocrate.rocrate import ROCrate
 
 from repropack import __version__
 from repropack.crate.metadata import (
+    DOCKER_IMAGE_TYPE,
     PROCESS_RUN_CRATE,
     REPROPACK_APP_ID,
     WORKFLOW_RUN_CONTEXT,
-    DOCKER_IMAGE_TYPE,
     collapse_singletons,
     iso8601,
     license_id,
@@ -52,7 +53,7 @@ class Operator:
     identifier: str | None = None
 
     @classmethod
-    def from_config(cls, table: Mapping[str, Any] | None, fallback_name: str) -> "Operator":
+    def from_config(cls, table: Mapping[str, Any] | None, fallback_name: str) -> Operator:
         if not table:
             return cls(fallback_name)
         if not isinstance(table.get("name"), str):
@@ -78,24 +79,36 @@ def _metadata(result, operator: Operator) -> dict:
     )
     root["datePublished"] = iso8601(result.ended)
     root["conformsTo"] = crate.add(
-        ContextEntity(crate, PROCESS_RUN_CRATE, properties={"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"})
+        ContextEntity(
+            crate,
+            PROCESS_RUN_CRATE,
+            properties={"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"},
+        )
     )
     root["license"] = crate.add(
-        ContextEntity(crate, license_id(RECORD_LICENSE), properties={"@type": "CreativeWork", "name": RECORD_LICENSE, "identifier": RECORD_LICENSE})
+        ContextEntity(
+            crate,
+            license_id(RECORD_LICENSE),
+            properties={"@type": "CreativeWork", "name": RECORD_LICENSE, "identifier": RECORD_LICENSE},
+        )
     )
     person = crate.add(CratePerson(crate, operator.identifier or "#operator", properties={"name": operator.name}))
     if operator.affiliation_name:
         org_props = {"@type": "Organization", "name": operator.affiliation_name}
         if operator.affiliation_url:
             org_props["url"] = operator.affiliation_url
-        org = crate.add(ContextEntity(crate, operator.affiliation_url or "#operator-organization", properties=org_props))
+        org = crate.add(
+            ContextEntity(crate, operator.affiliation_url or "#operator-organization", properties=org_props)
+        )
         person["affiliation"] = org
         root["publisher"] = org
     root["author"] = person
     result_file = crate.add_file(
         dest_path=RESULT_FILE, properties={"name": "Replay result", "encodingFormat": "application/json"}
     )
-    report_file = crate.add_file(dest_path=REPORT_FILE, properties={"name": "Replay report", "encodingFormat": "text/html"})
+    report_file = crate.add_file(
+        dest_path=REPORT_FILE, properties={"name": "Replay report", "encodingFormat": "text/html"}
+    )
     package_entity = crate.add(
         ContextEntity(
             crate,
@@ -111,15 +124,28 @@ def _metadata(result, operator: Operator) -> dict:
     )
     app = crate.add(
         ContextEntity(
-            crate, REPROPACK_APP_ID,
-            properties={"@type": "SoftwareApplication", "name": "repropack", "url": REPROPACK_APP_ID, "softwareVersion": __version__},
+            crate,
+            REPROPACK_APP_ID,
+            properties={
+                "@type": "SoftwareApplication",
+                "name": "repropack",
+                "url": REPROPACK_APP_ID,
+                "softwareVersion": __version__,
+            },
         )
     )
     comparisons = [
         crate.add(
             ContextEntity(
-                crate, f"#output-{i}",
-                properties={"@type": "PropertyValue", "name": o.path, "value": o.status.value, "comparisonRule": o.rule, "description": o.detail or o.status.value},
+                crate,
+                f"#output-{i}",
+                properties={
+                    "@type": "PropertyValue",
+                    "name": o.path,
+                    "value": o.status.value,
+                    "comparisonRule": o.rule,
+                    "description": o.detail or o.status.value,
+                },
             )
         )
         for i, o in enumerate(result.outputs, start=1)
@@ -130,7 +156,9 @@ def _metadata(result, operator: Operator) -> dict:
         "description": f"Rebuilt the environment, re-executed the notebooks in a sandbox and compared every output; verdict: {verdict}.",
         "startTime": iso8601(result.started),
         "endTime": iso8601(result.ended),
-        "actionStatus": "http://schema.org/FailedActionStatus" if result.verdict is Verdict.FAILED else "http://schema.org/CompletedActionStatus",
+        "actionStatus": "http://schema.org/FailedActionStatus"
+        if result.verdict is Verdict.FAILED
+        else "http://schema.org/CompletedActionStatus",
         "replayVerdict": result.verdict.value,
         "replayBackend": result.backend.get("backend"),
         "replayHost": result.host,
@@ -155,11 +183,19 @@ def _metadata(result, operator: Operator) -> dict:
         name, _, tag = result.image.partition(":")
         action["containerImage"] = crate.add(
             ContextEntity(
-                crate, "#replay-image",
+                crate,
+                "#replay-image",
                 properties={
-                    "@type": "ContainerImage", "additionalType": {"@id": DOCKER_IMAGE_TYPE}, "name": name,
-                    "tag": tag or "latest", "registry": "localhost",
-                    **({"sha256": result.image_id.removeprefix("sha256:")} if (result.image_id or "").startswith("sha256:") else {}),
+                    "@type": "ContainerImage",
+                    "additionalType": {"@id": DOCKER_IMAGE_TYPE},
+                    "name": name,
+                    "tag": tag or "latest",
+                    "registry": "localhost",
+                    **(
+                        {"sha256": result.image_id.removeprefix("sha256:")}
+                        if (result.image_id or "").startswith("sha256:")
+                        else {}
+                    ),
                 },
             )
         )
@@ -175,10 +211,14 @@ def write_governed_run(result, destination: Path, operator: Operator, key: Path)
     try:
         staging.mkdir(parents=True)
         result.record = destination
-        (staging / RESULT_FILE).write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (staging / RESULT_FILE).write_text(
+            json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         (staging / REPORT_FILE).write_text(render_html_report(result), encoding="utf-8")
         metadata = _metadata(result, operator)
-        (staging / "ro-crate-metadata.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (staging / "ro-crate-metadata.json").write_text(
+            json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         sign_record(staging, key)
         os.replace(staging, destination)
     finally:

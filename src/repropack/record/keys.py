@@ -56,9 +56,7 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return "ed25519:" + hashlib.sha256(raw).hexdigest()[:_KEY_ID_HEX_DIGITS]
 
 
-def generate_key_pair(
-    directory: Path | None = None, *, name: str = DEFAULT_KEY_NAME, force: bool = False
-) -> KeyPair:
+def generate_key_pair(directory: Path | None = None, *, name: str = DEFAULT_KEY_NAME, force: bool = False) -> KeyPair:
     """Make a new key pair as ``directory/NAME.key`` and ``directory/NAME.pub``.
 
     ``directory`` defaults to ``default_key_dir()`` and is created mode 0700

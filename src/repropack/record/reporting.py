@@ -6,9 +6,9 @@ import getpass
 import shutil
 from pathlib import Path
 
+from repropack.config import user_config
 from repropack.record.governed_run import REPORT_FILE, Operator, default_record_path, write_governed_run
 from repropack.record.keys import default_private_key, generate_key_pair
-from repropack.settings import user_config
 
 
 def signing_key(key: Path | None) -> Path:
@@ -22,7 +22,9 @@ def signing_key(key: Path | None) -> Path:
 def finish_replay(result, *, record: Path | None, key: Path | None, html: Path | None):
     """Write the record (always) and copy its report to ``html`` when asked; returns ``result``."""
     replay_table = user_config().get("replay", {})
-    operator = Operator.from_config(replay_table.get("operator") if isinstance(replay_table, dict) else None, getpass.getuser())
+    operator = Operator.from_config(
+        replay_table.get("operator") if isinstance(replay_table, dict) else None, getpass.getuser()
+    )
     destination = record or default_record_path(result.package.source, result.started.strftime("%Y%m%dT%H%M%SZ"))
     write_governed_run(result, destination, operator, signing_key(key))
     if html is not None:

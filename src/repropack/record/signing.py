@@ -34,9 +34,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from repropack.capture.hashing import sha256_file
-from repropack.crate.layout import METADATA
 from repropack.errors import BadInput
+from repropack.fs.hashing import sha256_file
+from repropack.model.layout import METADATA
 from repropack.record.keys import key_id, load_private_key, load_public_key
 
 SIGNATURE_FILE = "signature.json"
@@ -343,7 +343,9 @@ def _parse_claim(document: dict[str, Any]) -> _SignatureClaim:
         public_key = Ed25519PublicKey.from_public_bytes(raw_public)
     embedded_id = key_id(public_key) if public_key is not None else None
     if embedded_id is not None and document.get("key_id") != embedded_id:
-        problems.append(f"{SIGNATURE_FILE}: key_id {document.get('key_id')!r} is not the id of its public key, {embedded_id}")
+        problems.append(
+            f"{SIGNATURE_FILE}: key_id {document.get('key_id')!r} is not the id of its public key, {embedded_id}"
+        )
 
     signature = _base64_field(document, "signature", _SIGNATURE_BYTES, problems)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 from repropack.errors import BadInput
 
@@ -83,13 +84,15 @@ class Backend(ABC):
         """Build (or reuse) the environment; BuildFailed or CannotRun when it cannot."""
 
     @abstractmethod
-    def run(self, env: PreparedEnvironment, work_dir: Path, plan: RunPlan, limits: SandboxLimits, keep: bool) -> SandboxRun:
+    def run(
+        self, env: PreparedEnvironment, work_dir: Path, plan: RunPlan, limits: SandboxLimits, keep: bool
+    ) -> SandboxRun:
         """Run the plan with ``work_dir`` as the package tree; never raise for what the notebooks do."""
 
 
 #: Modules whose import registers the built-in backends; loaded on first lookup,
 #: so importing the registry does not import the Docker SDK.
-BUILT_IN_BACKENDS = ("repropack.sandbox.docker_backend", "repropack.sandbox.local_backend")
+BUILT_IN_BACKENDS = ("repropack.sandbox.docker.backend", "repropack.sandbox.local")
 
 
 class BackendRegistry:

@@ -1,0 +1,5 @@
+"""The ``repropack`` command line."""
+
+from repropack.cli.main import main, run
+
+__all__ = ["main", "run"]

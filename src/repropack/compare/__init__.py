@@ -1,0 +1,1 @@
+"""Comparison rules: what "the replay produced the same output" means per kind of file."""

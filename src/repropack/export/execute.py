@@ -1,0 +1,235 @@
+"""Execute one notebook in a fresh kernel while observing what it touches.
+
+Each notebook gets its own kernel, started in the notebook's folder, as
+``jupyter nbconvert --execute`` does. Before the first cell the kernel-side
+observer (``kernel_side.py``) is installed with a silent execution, so it
+neither shows in the notebook nor shifts execution counts; after the last cell
+a second silent execution makes it report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from repropack.errors import BadInput, CannotRun, CheckFailed
+
+_KERNEL_SIDE_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the kernel-side observer reported for one kernel session."""
+
+    reads: frozenset[str]  # absolute paths under the project opened for reading
+    writes: frozenset[str]
+    outside_reads: frozenset[str]  # data files read from outside the project (not packed)
+    imported_modules: frozenset[str]  # top-level module names imported after start
+    interpreter: dict[str, str]
+    marker_environment: dict[str, str]
+    distributions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class NotebookExecution:
+    """An executed notebook and the facts of its run."""
+
+    path: str
+    notebook: NotebookNode
+    kernel_name: str
+    kernel_display_name: str
+    start_time: datetime
+    end_time: datetime
+    errors: tuple[str, ...]  # one line per cell that raised (only with allow_errors)
+    observation: Observation
+
+
+def read_notebook(path: Path, relpath: str) -> NotebookNode:
+    """Read and validate a notebook; an invalid one is BadInput naming the file."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except (nbformat.ValidationError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInput(f"{relpath}: not a valid Jupyter notebook: {reason}") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {relpath}: {exc.strerror}") from None
+    return nb
+
+
+def kernel_display_name(kernel_name: str) -> str:
+    """The display name of an installed kernel; BadInput when there is no such kernel."""
+    manager = KernelSpecManager()
+    try:
+        return manager.get_kernel_spec(kernel_name).display_name
+    except NoSuchKernel:
+        available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise BadInput(
+            f"no Jupyter kernel named {kernel_name!r} (installed: {available}); pass --kernel NAME"
+        ) from None
+
+
+def _last_line(log_path: Path) -> str:
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    return f" (kernel said: {lines[-1].strip()})" if lines else ""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _error_line(index: int, ename: str, evalue: str) -> str:
+    """One line naming a failed cell; cells are numbered from 1, as a reader counts them."""
+    return f"cell {index + 1}: {ename}: {evalue}".strip()
+
+
+def _errors_in_outputs(nb: NotebookNode) -> tuple[str, ...]:
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", ()):
+            if output.get("output_type") == "error":
+                found.append(_error_line(index, output.get("ename", ""), output.get("evalue", "")))
+    return tuple(found)
+
+
+async def _run_silent(client: NotebookClient, code: str) -> None:
+    msg_id = client.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+    reply = await client.async_wait_for_reply(msg_id)
+    content = (reply or {}).get("content", {})
+    if content.get("status") != "ok":
+        raise CannotRun(
+            f"the kernel could not run repropack's observer: {content.get('ename', 'no reply')}: "
+            f"{content.get('evalue', '')}"
+        )
+
+
+def _observer_call(call: str) -> str:
+    # Run the observer in a module of its own so nothing lands in the user's namespace.
+    return (
+        "import sys as _rp_sys, types as _rp_types\n"
+        "if '_repropack_observer' not in _rp_sys.modules:\n"
+        "    _rp_mod = _rp_types.ModuleType('_repropack_observer')\n"
+        f"    exec(compile({_KERNEL_SIDE_SOURCE!r}, '<repropack observer>', 'exec'), _rp_mod.__dict__)\n"
+        "    _rp_sys.modules['_repropack_observer'] = _rp_mod\n"
+        f"_rp_sys.modules['_repropack_observer'].{call}\n"
+        "del _rp_sys, _rp_types\n"
+        "globals().pop('_rp_mod', None)\n"
+    )
+
+
+async def _execute(
+    client: NotebookClient,
+    folder: Path,
+    project_root: Path,
+    report_path: Path,
+    kernel_log,
+    execute_cells: bool,
+    on_cell: Callable[[int, int], None] | None,
+) -> tuple[datetime, datetime, tuple[int, CellExecutionError] | None]:
+    client.reset_execution_trackers()
+    failure = None
+    async with client.async_setup_kernel(cwd=str(folder), stdout=kernel_log, stderr=kernel_log):
+        info = await client.async_wait_for_reply(client.kc.kernel_info())
+        if info is not None and "language_info" in info["content"]:
+            client.nb.metadata["language_info"] = info["content"]["language_info"]
+        await _run_silent(client, _observer_call(f"start({str(project_root)!r})"))
+        start = _now()
+        if execute_cells:
+            total = len(client.nb.cells)
+            for index, cell in enumerate(client.nb.cells):
+                try:
+                    await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+                except CellExecutionError as exc:
+                    failure = (index, exc)
+                    break
+                if on_cell:
+                    on_cell(index + 1, total)
+            client.set_widgets_metadata()
+        end = _now()
+        await _run_silent(client, _observer_call(f"collect({str(report_path)!r})"))
+    return start, end, failure
+
+
+def execute_notebook(
+    project_root: Path,
+    relpath: str,
+    *,
+    kernel: str,
+    timeout: int,
+    allow_errors: bool,
+    execute_cells: bool = True,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> NotebookExecution:
+    """Run ``relpath`` (relative to ``project_root``) in kernel ``kernel``.
+
+    The notebook's own kernelspec is ignored (published notebooks often name a
+    stale ``python2`` or none); the returned notebook's metadata names the kernel
+    that actually ran. With ``execute_cells=False`` the kernel only reports its
+    environment and the notebook keeps its saved outputs.
+
+    Raises BadInput (invalid notebook, unknown kernel), CheckFailed (a cell
+    raised and ``allow_errors`` is off), CannotRun (kernel died, cell timeout).
+    """
+    path = project_root / relpath
+    nb = read_notebook(path, relpath)
+    display_name = kernel_display_name(kernel)
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel,
+        timeout=timeout,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    with tempfile.TemporaryDirectory(prefix="repropack-observe-") as tmp:
+        report_path = Path(tmp) / "observation.json"
+        log_path = Path(tmp) / "kernel.log"
+        try:
+            with log_path.open("wb") as kernel_log:
+                start, end, failure = asyncio.run(
+                    _execute(
+                        client, path.parent, project_root.resolve(), report_path, kernel_log, execute_cells, on_cell
+                    )
+                )
+        except CellTimeoutError:
+            raise CannotRun(
+                f"{relpath}: a cell ran longer than the {timeout} s timeout; raise it with --timeout"
+            ) from None
+        except DeadKernelError:
+            raise CannotRun(f"{relpath}: the kernel died while running the notebook{_last_line(log_path)}") from None
+        if failure is not None:
+            index, exc = failure
+            raise CheckFailed(
+                f"{relpath}: {_error_line(index, exc.ename, exc.evalue)} (pass --allow-errors to package it anyway)"
+            )
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": display_name, "language": "python"}
+    return NotebookExecution(
+        path=relpath,
+        notebook=nb,
+        kernel_name=kernel,
+        kernel_display_name=display_name,
+        start_time=start,
+        end_time=end,
+        errors=_errors_in_outputs(nb) if execute_cells else (),
+        observation=Observation(
+            reads=frozenset(report["reads"]),
+            writes=frozenset(report["writes"]),
+            outside_reads=frozenset(report["outside_reads"]),
+            imported_modules=frozenset(report["imported_modules"]),
+            interpreter=report["interpreter"],
+            marker_environment=report["marker_environment"],
+            distributions=tuple(report["distributions"]),
+        ),
+    )

@@ -1,0 +1,479 @@
+"""The export pipeline: project -> capture -> describe -> pack.
+
+Reads top to bottom as the pipeline runs. Every step that can refuse (bad
+project, secret, collision) runs before anything is written; the package
+itself is written atomically by ``crate.writer``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from repropack import __version__
+from repropack.config import ExportSettings, ResolvedSettings, resolve_settings
+from repropack.crate.formats import encoding_format
+from repropack.crate.metadata import build_metadata
+from repropack.crate.writer import PackageContent, write_package
+from repropack.environment.dockerfile import environment_hash, render_dockerfile
+from repropack.environment.wheelhouse import download_wheelhouse
+from repropack.errors import BadInput
+from repropack.export.envfiles import declared_requirements, find_env_files
+from repropack.export.execute import NotebookExecution, execute_notebook, kernel_display_name, read_notebook
+from repropack.export.git import git_provenance
+from repropack.export.lock import compute_lock, installed_from_report, render_requirements_lock
+from repropack.export.secrets import find_secrets_in_file, find_secrets_in_text, refuse_secrets
+from repropack.fs import tree
+from repropack.fs.hashing import HashCache, hash_files
+from repropack.model import (
+    Environment,
+    FileRecord,
+    FileRole,
+    NotebookRun,
+    Organization,
+    Package,
+    PackageMetadata,
+    Person,
+    RunStatus,
+    layout,
+)
+from repropack.progress import Progress, SilentProgress
+
+#: Distributions the replay needs to drive a kernel, locked whether imported or not.
+RUNTIME_DISTRIBUTIONS = ("ipykernel", "nbclient", "nbformat")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    output: Path
+    package: Package
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> dict:
+        """The machine-readable summary printed by ``export --json``."""
+        pkg = self.package
+        return {
+            "output": str(self.output),
+            "notebooks": [
+                {"path": r.notebook, "status": r.status.value, "kernel": r.kernel_name, "errors": list(r.errors)}
+                for r in pkg.runs
+            ],
+            "files": len(pkg.files),
+            "inputs": sorted(f.path for f in pkg.files if f.role is FileRole.INPUT),
+            "outputs": sorted(f.path for f in pkg.files if f.role is FileRole.OUTPUT),
+            "restricted": sorted(f.path for f in pkg.files if f.restricted),
+            "bytes": sum(f.size for f in pkg.files if not f.restricted),
+            "python": pkg.environment.python_version,
+            "locked_distributions": len(pkg.environment.lock),
+            "git_commit": pkg.git.commit if pkg.git else None,
+            "warnings": list(self.warnings),
+        }
+
+
+def default_output(project: Path) -> Path:
+    return Path.cwd() / f"{project.resolve().name}.crate.zip"
+
+
+def _check_project(project: Path) -> Path:
+    if not project.exists():
+        raise BadInput(f"{project}: project folder does not exist")
+    if not project.is_dir():
+        raise BadInput(f"{project}: not a directory; give the project folder")
+    return project.resolve()
+
+
+def _check_output(output: Path, force: bool) -> Path:
+    output = output.absolute()
+    if output.exists() and not force:
+        raise BadInput(f"{output}: already exists; pass --force to overwrite it")
+    if not output.parent.is_dir():
+        raise BadInput(f"{output.parent}: output folder does not exist")
+    return output
+
+
+def _select_notebooks(project: Path, snapshot: tree.Snapshot, wanted: tuple[str, ...]) -> list[str]:
+    if not wanted:
+        found = tree.discover_notebooks(snapshot)
+        if not found:
+            raise BadInput(f"{project}: no notebooks (*.ipynb) found; pass --notebook PATH")
+        return found
+    chosen = []
+    for given in wanted:
+        candidate = (project / given).resolve()
+        try:
+            rel = candidate.relative_to(project).as_posix()
+        except ValueError:
+            raise BadInput(f"{given}: notebook is outside the project {project}") from None
+        if rel not in snapshot:
+            raise BadInput(f"{given}: no such notebook in the project (or it is excluded)")
+        if not rel.endswith(".ipynb"):
+            raise BadInput(f"{given}: not a notebook (expected a .ipynb file)")
+        chosen.append(rel)
+    return chosen
+
+
+def _relative(project: Path, paths: frozenset[str]) -> set[str]:
+    out = set()
+    for p in paths:
+        try:
+            out.add(Path(p).relative_to(project).as_posix())
+        except ValueError:
+            continue
+    return out
+
+
+def _person_from_config(entry: dict, where: str) -> Person:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise BadInput(f"{where}: each author needs a name")
+    affiliation = entry.get("affiliation")
+    org = None
+    if isinstance(affiliation, dict) and affiliation.get("name"):
+        org = Organization(affiliation["name"], affiliation.get("url"))
+    elif isinstance(affiliation, str):
+        org = Organization(affiliation)
+    return Person(entry["name"], org, entry.get("orcid") or entry.get("identifier"), entry.get("email"))
+
+
+def _date_published() -> datetime:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        return datetime.fromtimestamp(int(epoch), timezone.utc)
+    except ValueError:
+        raise BadInput(f"SOURCE_DATE_EPOCH={epoch!r} is not an integer number of seconds") from None
+
+
+def _package_metadata(project: Path, s: ExportSettings) -> PackageMetadata:
+    publisher = Organization(s.publisher["name"], s.publisher.get("url")) if s.publisher.get("name") else None
+    return PackageMetadata(
+        title=s.title or project.name,
+        description=s.description or f"Reproducibility package of the notebook project {project.name}.",
+        license=s.license or None,
+        authors=tuple(_person_from_config(dict(a), "authors") for a in s.authors),
+        publisher=publisher,
+        date_published=_date_published(),
+        keywords=s.keywords,
+    )
+
+
+def _describe_environment(
+    project: Path, executions: list[NotebookExecution], s: ExportSettings
+) -> tuple[Environment, str]:
+    first = executions[0].observation
+    env_files = find_env_files(project)
+    installed = installed_from_report(first.distributions)
+    imported = set().union(*(e.observation.imported_modules for e in executions))
+    lock, unresolved = compute_lock(
+        installed,
+        declared=declared_requirements(project, env_files),
+        imported_modules=sorted(imported),
+        runtime=RUNTIME_DISTRIBUTIONS,
+        marker_environment=first.marker_environment,
+    )
+    interpreter = first.interpreter
+    environment = Environment(
+        python_version=interpreter["python_version"],
+        implementation=interpreter["implementation"],
+        platform=interpreter["platform"],
+        machine=interpreter["machine"],
+        lock=lock,
+        env_files=tuple(env_files),
+        unresolved=unresolved,
+        base_image=s.base_image,
+    )
+    header = (
+        f"Pinned by repropack {__version__} from the kernel's interpreter "
+        f"({environment.implementation} {environment.python_version}).\n"
+        "declared: named by an environment file; imported: used by a notebook; "
+        "dependency: required by another line; runtime: needed to run a kernel."
+    )
+    return environment, render_requirements_lock(lock, header=header)
+
+
+def _run_record(
+    execution: NotebookExecution | None, notebook: str, kernel: str, display: str, inputs, outputs
+) -> NotebookRun:
+    if execution is None:
+        return NotebookRun(notebook, kernel, display, RunStatus.NOT_EXECUTED)
+    return NotebookRun(
+        notebook=notebook,
+        kernel_name=execution.kernel_name,
+        kernel_display_name=execution.kernel_display_name,
+        status=RunStatus.FAILED if execution.errors else RunStatus.COMPLETED,
+        start_time=execution.start_time,
+        end_time=execution.end_time,
+        inputs=tuple(sorted(inputs)),
+        outputs=tuple(sorted(outputs)),
+        errors=execution.errors,
+    )
+
+
+def _json_bytes(data: object) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class _Capture:
+    """What running (or reading) the notebooks produced."""
+
+    executions: list[NotebookExecution]
+    runs: list[NotebookRun]
+    snapshot: tree.Snapshot  # the project tree after the last run
+    notebooks: dict[str, bytes]  # package path -> notebook bytes as packed
+    empty_folders: list[str]  # folders that existed before the run with no packed file in them
+
+
+def _capture(
+    project: Path, notebooks: list[str], s: ExportSettings, ignore: list[Path], progress: Progress
+) -> _Capture:
+    display = kernel_display_name(s.kernel)
+    current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+    empty = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
+    if not s.execute:
+        progress.stage("Reading the kernel's environment")
+        probe = execute_notebook(
+            project, notebooks[0], kernel=s.kernel, timeout=s.timeout, allow_errors=True, execute_cells=False
+        )
+        runs = [_run_record(None, nb, s.kernel, display, (), ()) for nb in notebooks]
+        return _Capture([probe], runs, current, {nb: (project / nb).read_bytes() for nb in notebooks}, empty)
+    executions: list[NotebookExecution] = []
+    runs: list[NotebookRun] = []
+    for nb in notebooks:
+        progress.stage(f"Executing {nb}")
+        execution = execute_notebook(
+            project,
+            nb,
+            kernel=s.kernel,
+            timeout=s.timeout,
+            allow_errors=s.allow_errors,
+            on_cell=lambda done, total, nb=nb: progress.cells(nb, done, total),
+        )
+        after = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+        obs = execution.observation
+        # The snapshot catches writes the audit hook cannot see (subprocesses, C code).
+        outputs = (tree.changed_between(current, after) | _relative(project, obs.writes)) & after.keys()
+        inputs = _relative(project, obs.reads) & current.keys()
+        runs.append(_run_record(execution, nb, s.kernel, display, inputs - {nb}, outputs - {nb}))
+        executions.append(execution)
+        current = after
+    packed = {e.path: nbformat.writes(e.notebook).encode("utf-8") + b"\n" for e in executions}
+    return _Capture(executions, runs, current, packed, empty)
+
+
+def _refuse_secrets(project: Path, payload: list[str], notebooks: dict[str, bytes], allowed: tuple[str, ...]) -> None:
+    findings = []
+    for path in payload:
+        findings.extend(find_secrets_in_file(project, path))
+    for path, data in notebooks.items():  # executed notebooks: tokens printed in outputs
+        findings.extend(find_secrets_in_text(path, data.decode("utf-8", errors="replace")))
+    refuse_secrets(findings, allowed=allowed)
+
+
+def _role_of(capture: _Capture):
+    outputs = {p for r in capture.runs for p in r.outputs}
+    inputs = {p for r in capture.runs for p in r.inputs}
+
+    def role(path: str) -> FileRole:
+        if path in capture.notebooks:
+            return FileRole.NOTEBOOK
+        if path in outputs:
+            return FileRole.OUTPUT
+        if path in inputs:
+            return FileRole.INPUT
+        return FileRole.OTHER
+
+    return role
+
+
+def _support_files(
+    project: Path,
+    capture: _Capture,
+    environment: Environment,
+    resolved: ResolvedSettings,
+    dockerfile: str,
+    lock_text: str,
+) -> dict[str, bytes]:
+    """repropack's own files under the reserved folder, by package path."""
+    s = resolved.values
+    support: dict[str, bytes] = {
+        layout.DOCKERFILE: dockerfile.encode("utf-8"),
+        layout.LOCK: lock_text.encode("utf-8"),
+        layout.CA_BUNDLE: b"",
+    }
+    for env_file in environment.env_files:
+        support[layout.env_copy(env_file)] = (project / env_file).read_bytes()
+    support[layout.SETTINGS] = _json_bytes(resolved.recorded())
+    support[layout.CAPTURE] = _json_bytes(
+        {
+            "tool": f"repropack {__version__}",
+            "interpreter": capture.executions[0].observation.interpreter,
+            "kernel": s.kernel,
+            "runs": [
+                {
+                    "notebook": e.path,
+                    "imported_modules": sorted(e.observation.imported_modules),
+                    "read": sorted(_relative(project, e.observation.reads)),
+                    "written": sorted(_relative(project, e.observation.writes)),
+                }
+                for e in capture.executions
+                if s.execute
+            ],
+            "unresolved_requirements": list(environment.unresolved),
+            "empty_folders": capture.empty_folders,
+            "local_packages": _local_packages(project, capture, environment),
+        }
+    )
+    return support
+
+
+def _local_packages(project: Path, capture: _Capture, environment: Environment) -> list[dict[str, str]]:
+    """Locked distributions installed from a folder of the project (``pip install -e .``).
+
+    An index cannot serve them, but the package holds their sources: a replay
+    puts that folder on the path instead.
+    """
+    locked = {d.name.lower() for d in environment.lock if d.local}
+    found = []
+    for entry in capture.executions[0].observation.distributions:
+        source = entry.get("source")
+        if entry["name"].lower() not in locked or not source:
+            continue
+        try:
+            relative = Path(source).resolve().relative_to(project).as_posix()
+        except ValueError:
+            continue  # installed from outside the project: its sources are not packed
+        found.append({"name": entry["name"], "path": relative})
+    return sorted(found, key=lambda e: e["name"].lower())
+
+
+def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) -> tuple[str, ...]:
+    found = [
+        f"{e.path} read files outside the project, which are not packed and will be missing at replay: "
+        + ", ".join(sorted(e.observation.outside_reads)[:5])
+        + (" ..." if len(e.observation.outside_reads) > 5 else "")
+        for e in capture.executions
+        if e.observation.outside_reads
+    ]
+    found += [
+        f"declared requirement {name!r} is not installed in the kernel's environment; it is not in the lock"
+        for name in environment.unresolved
+    ]
+    if not s.license:
+        found.append(
+            "no license set: RO-Crate requires one, so `repropack check` will call the package invalid; "
+            'add `license = "SPDX-ID"` to repropack.toml'
+        )
+    return tuple(found)
+
+
+def export_project(
+    project: Path,
+    output: Path | None,
+    flags: Mapping[str, Any],
+    progress: Progress | None = None,
+    hash_cache: HashCache | None = None,
+) -> ExportResult:
+    """Execute ``project``'s notebooks under observation and write its package to ``output``.
+
+    ``flags`` holds the settings given on the command line; the project's and
+    the user's config files fill in the rest (see ``repropack.config``).
+    Nothing is written at ``output`` unless the whole export succeeds.
+    """
+    project = _check_project(project)
+    resolved = resolve_settings(flags, project)
+    s = resolved.values
+    progress = progress or SilentProgress()
+    output = _check_output(output or default_output(project), s.force)
+    tree.check_reserved(project)
+    ignore = [output, *layout.temp_siblings(output)]
+
+    notebooks = _select_notebooks(project, tree.snapshot(project, exclude=s.exclude, ignore=ignore), s.notebooks)
+    for nb in notebooks:  # refuse an invalid notebook before running any
+        read_notebook(project / nb, nb)
+    capture = _capture(project, notebooks, s, ignore, progress)
+
+    restricted = {p for p in capture.snapshot if tree.matches_any(p, s.restrict)}
+    payload = sorted(p for p in capture.snapshot if p not in capture.notebooks)
+    progress.stage("Checking for secrets")
+    _refuse_secrets(project, [p for p in payload if p not in restricted], capture.notebooks, s.allow_secret)
+
+    progress.hashing(sum(capture.snapshot[p].size for p in payload))
+    cache = hash_cache if hash_cache is not None else HashCache.default()
+    digests = hash_files([project / p for p in payload], cache=cache, on_bytes=progress.hashed)
+
+    progress.stage("Describing the environment")
+    environment, lock_text = _describe_environment(project, capture.executions, s)
+    dockerfile = render_dockerfile(environment, wheelhouse=s.wheelhouse)
+    in_memory = {**capture.notebooks, **_support_files(project, capture, environment, resolved, dockerfile, lock_text)}
+
+    role = _role_of(capture)
+    records = [
+        FileRecord(
+            p,
+            digests[project / p].sha256,
+            digests[project / p].size,
+            encoding_format(p),
+            role(p),
+            p in restricted,
+            s.restrict_note if p in restricted else None,
+        )
+        for p in payload
+    ]
+    records += [
+        FileRecord(
+            p,
+            hashlib.sha256(data).hexdigest(),
+            len(data),
+            encoding_format(p),
+            role(p) if p in capture.notebooks else FileRole.SUPPORT,
+        )
+        for p, data in in_memory.items()
+    ]
+    with tempfile.TemporaryDirectory(prefix="repropack-export-") as scratch:
+        wheels: dict[str, Path] = {}
+        if s.wheelhouse:
+            progress.stage("Downloading wheels of the locked environment")
+            interpreter = capture.executions[0].observation.interpreter["executable"]
+            wheels = download_wheelhouse(lock_text, interpreter, Path(scratch))
+            wheel_digests = hash_files(list(wheels.values()))
+            records += [
+                FileRecord(p, wheel_digests[src].sha256, wheel_digests[src].size, encoding_format(p), FileRole.SUPPORT)
+                for p, src in wheels.items()
+            ]
+        package = Package(
+            metadata=_package_metadata(project, s),
+            files=sorted(records, key=lambda r: r.path),
+            runs=capture.runs,
+            environment=environment,
+            git=git_provenance(project),
+            settings=resolved.recorded(),
+            agent=_person_from_config(dict(s.authors[0]), "authors") if s.authors else Person(getpass.getuser()),
+            tool_version=__version__,
+        )
+        metadata = build_metadata(
+            package,
+            dockerfile_path=layout.DOCKERFILE,
+            lock_path=layout.LOCK,
+            settings_path=layout.SETTINGS,
+            env_hash=environment_hash(dockerfile, lock_text),
+        )
+        progress.stage(f"Writing {output.name}")
+        content = PackageContent(
+            metadata=metadata,
+            disk_files={p: (project / p, capture.snapshot[p]) for p in payload if p not in restricted},
+            memory_files=in_memory,
+            extra_files=wheels,
+        )
+        write_package(output, content, force=s.force, date_published=package.metadata.date_published)
+    return ExportResult(output, package, _warnings(capture, environment, s))

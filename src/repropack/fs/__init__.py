@@ -1,0 +1,1 @@
+"""File-system mechanisms every stage shares: hashing, tree snapshots, safe zips."""

@@ -1,0 +1,271 @@
+"""SHA-256 digests of project files, in parallel, with a persistent cache.
+
+A cache entry is trusted while a file's absolute path, size, mtime_ns and inode
+are unchanged, so re-hashing an unchanged project reads no file contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import platformdirs
+
+from repropack.errors import BadInput
+from repropack.model import Digest
+
+#: Environment variable naming the folder that holds the hash cache.
+CACHE_DIR_ENV = "REPROPACK_CACHE_DIR"
+
+_CACHE_FILENAME = "hashes.sqlite"
+
+# Seconds a writer waits for another process's transaction before giving up.
+_BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+) WITHOUT ROWID
+"""
+
+ProgressCallback = Callable[[int], None]
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20, *, on_bytes: ProgressCallback | None = None) -> Digest:
+    """Return the SHA-256 and size of the bytes read from ``path``.
+
+    Memory use is one ``chunk_size`` buffer whatever the file size.
+    ``on_bytes`` is called with the length of each chunk once it is hashed.
+    Raises ``OSError`` when the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    total = 0
+    # Unbuffered reads straight into one reused buffer: no per-chunk allocation
+    # and no extra copy through Python's read buffer.
+    with open(path, "rb", buffering=0) as stream:
+        while read := stream.readinto(buffer):
+            digest.update(view[:read])
+            total += read
+            if on_bytes is not None:
+                on_bytes(read)
+    return Digest(sha256=digest.hexdigest(), size=total)
+
+
+class HashCache:
+    """Digests remembered across runs in a SQLite file.
+
+    Several processes may share one cache file. The cache is only an
+    optimisation: a damaged file is replaced, and a database error while
+    looking up or storing is a miss or a dropped write, never an exception.
+    One instance may be used from several threads.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._lock = threading.Lock()
+        self._connection = _open_or_replace(db_path)
+
+    @classmethod
+    def default(cls) -> HashCache:
+        """The user's cache: ``$REPROPACK_CACHE_DIR`` if set, else the platform cache folder."""
+        folder = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("repropack")
+        return cls(Path(folder) / _CACHE_FILENAME)
+
+    def lookup(self, path: Path, st: os.stat_result) -> Digest | None:
+        """The cached digest of ``path`` if it was stored for this same size, mtime_ns and inode."""
+        try:
+            with self._lock:
+                row = self._connection.execute(
+                    "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+                    (_cache_key(path), st.st_size, st.st_mtime_ns, st.st_ino),
+                ).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return None if row is None else Digest(sha256=row[0], size=st.st_size)
+
+    def store_many(self, entries: Iterable[tuple[Path, os.stat_result, Digest]]) -> None:
+        """Remember digests in one transaction; an entry replaces any older one for its path."""
+        rows = [
+            (_cache_key(path), st.st_size, st.st_mtime_ns, st.st_ino, digest.sha256) for path, st, digest in entries
+        ]
+        if not rows:
+            return
+        try:
+            with self._lock, self._connection:
+                self._connection.executemany(
+                    "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, sha256) VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.DatabaseError:
+            # Another process held the database past the timeout, or the file
+            # went bad under us: these digests will simply be computed again.
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+def hash_files(
+    paths: Sequence[Path],
+    *,
+    cache: HashCache | None = None,
+    workers: int | None = None,
+    on_bytes: ProgressCallback | None = None,
+) -> dict[Path, Digest]:
+    """Return the digest of every path, each path once, in the order given.
+
+    Files are hashed by ``workers`` threads (default: one per CPU), largest
+    first. Cache hits read no file contents. Fresh digests are stored in the
+    cache in one transaction, except for files whose stat changed while they
+    were read: their digest is returned but not trusted for later runs.
+
+    ``on_bytes`` is called, possibly from worker threads, with increments that
+    add up to the total size of all files: a cache hit counts as done at once,
+    a hashed file counts as its chunks are read.
+
+    Raises ``BadInput("cannot read PATH: reason")`` for a path that cannot be
+    read, after the readable files were hashed and cached.
+    """
+    unique = list(dict.fromkeys(paths))
+    stats = {path: _stat(path) for path in unique}
+    results: dict[Path, Digest] = {}
+    misses: list[Path] = []
+    for path in unique:
+        cached = cache.lookup(path, stats[path]) if cache is not None else None
+        if cached is None:
+            misses.append(path)
+        else:
+            results[path] = cached
+            if on_bytes is not None:
+                on_bytes(cached.size)
+
+    # Largest first, so one big file does not start last and run alone at the end.
+    misses.sort(key=lambda path: stats[path].st_size, reverse=True)
+    trusted: list[tuple[Path, os.stat_result, Digest]] = []
+    failure: BadInput | None = None
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        futures = {path: pool.submit(_hash_one, path, on_bytes) for path in misses}
+        for path, future in futures.items():
+            try:
+                digest, st_after = future.result()
+            except BadInput as error:
+                # Finish the other files so their digests reach the cache:
+                # the run that follows the fix then re-reads only this one.
+                failure = failure or error
+                continue
+            results[path] = digest
+            if _same_file_state(stats[path], st_after, digest):
+                trusted.append((path, st_after, digest))
+    if cache is not None:
+        cache.store_many(trusted)
+    if failure is not None:
+        raise failure
+    return {path: results[path] for path in unique}
+
+
+def _hash_one(path: Path, on_bytes: ProgressCallback | None) -> tuple[Digest, os.stat_result]:
+    try:
+        digest = sha256_file(path, on_bytes=on_bytes)
+        return digest, os.stat(path)
+    except OSError as error:
+        raise _unreadable(path, error) from error
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except OSError as error:
+        raise _unreadable(path, error) from error
+
+
+def _unreadable(path: Path, error: OSError) -> BadInput:
+    return BadInput(f"cannot read {path}: {error.strerror or error}")
+
+
+def _same_file_state(before: os.stat_result, after: os.stat_result, digest: Digest) -> bool:
+    return (
+        before.st_size == after.st_size == digest.size
+        and before.st_mtime_ns == after.st_mtime_ns
+        and before.st_ino == after.st_ino
+    )
+
+
+def _cache_key(path: Path) -> str:
+    # Absolute but not resolved: stat follows symlinks, so the inode in the key
+    # already ties the entry to the file actually read.
+    return os.path.abspath(path)
+
+
+def _open_or_replace(db_path: Path) -> sqlite3.Connection:
+    try:
+        return _open(db_path)
+    except sqlite3.DatabaseError as error:
+        if _is_busy(error):
+            # A healthy cache held by another process: do without it this time.
+            return _open_in_memory()
+    except OSError:
+        # The parent folder cannot be created: hash without persistence.
+        return _open_in_memory()
+    # Not a database, malformed or unopenable: start again from an empty cache.
+    try:
+        _remove_database(db_path)
+        return _open(db_path)
+    except (sqlite3.DatabaseError, OSError):
+        # The folder cannot hold a database (read-only, full): hash without persistence.
+        return _open_in_memory()
+
+
+def _open(db_path: Path) -> sqlite3.Connection:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(db_path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+    try:
+        _use_write_ahead_log(connection)
+        connection.execute(_SCHEMA)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _use_write_ahead_log(connection: sqlite3.Connection) -> None:
+    # WAL lets readers in other processes proceed while one process writes.
+    # Switching to it needs an exclusive lock, and SQLite reports BUSY at once
+    # instead of waiting, so retry here; the mode then persists in the file.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)
+
+
+def _open_in_memory() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    connection.execute(_SCHEMA)
+    return connection
+
+
+def _is_busy(error: sqlite3.DatabaseError) -> bool:
+    # SQLITE_BUSY / SQLITE_LOCKED messages; the error codes are only exposed from Python 3.11.
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def _remove_database(db_path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""The Docker backend: engine connection, image build, base image, locked-down container."""

@@ -1,0 +1,131 @@
+"""For machines with no container engine: a cached virtualenv built from the lock.
+
+Isolation is much weaker than a container: the notebooks run as the current
+user with the host's network and filesystem; only the wall-clock timeout is
+enforced. The governed-run record says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import platformdirs
+
+from repropack.errors import BuildFailed
+from repropack.model import layout
+from repropack.sandbox.base import (
+    BACKENDS,
+    RUNNER,
+    Backend,
+    BuildRequest,
+    PreparedEnvironment,
+    RunPlan,
+    SandboxLimits,
+    SandboxRun,
+)
+
+
+def _venv_root() -> Path:
+    base = os.environ.get("REPROPACK_CACHE_DIR") or platformdirs.user_cache_dir("repropack")
+    return Path(base) / "venvs"
+
+
+def _run_quiet(command: list[str], env: dict | None = None) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+        raise BuildFailed(f"build failed: {lines[-1] if lines else 'exit ' + str(done.returncode)}")
+
+
+@BACKENDS.register
+class LocalBackend(Backend):
+    name = "local"
+    isolation = "local virtualenv: host user, host network and filesystem; only the wall-clock timeout is enforced"
+
+    def describe(self) -> dict:
+        return {
+            "backend": self.name,
+            "engine": "virtualenv",
+            "engine_version": sys.version.split()[0],
+            "api_version": None,
+        }
+
+    def prepare(self, request: BuildRequest) -> PreparedEnvironment:
+        target = _venv_root() / request.environment_hash[:20]
+        python = target / "bin" / "python"
+        if python.exists():
+            return PreparedEnvironment(reference=str(python), name=str(target), reused=True)
+        started = time.monotonic()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Built beside the target and renamed into place, so a half-built venv is never
+        # found in the cache. Only bin/python is used later (the scripts' shebangs
+        # would name the staging path).
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            _run_quiet([sys.executable, "-m", "venv", str(staging)])
+            pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+            env = dict(os.environ)
+            if request.ca_bundle:
+                env["PIP_CERT"] = str(request.ca_bundle)
+            if request.offline:
+                pip += ["--no-index", "--find-links", str(request.package_root / layout.WHEELHOUSE)]
+            _run_quiet([*pip, "-r", str(request.package_root / layout.LOCK)], env=env)
+            os.replace(staging, target)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return PreparedEnvironment(
+            reference=str(python), name=str(target), reused=False, build_seconds=time.monotonic() - started
+        )
+
+    def run(
+        self, env: PreparedEnvironment, work_dir: Path, plan: RunPlan, limits: SandboxLimits, keep: bool
+    ) -> SandboxRun:
+        with tempfile.TemporaryDirectory(prefix="repropack-replay-io-") as io_dir:
+            io = Path(io_dir)
+            plan_path, report_path = io / "plan.json", io / "report.json"
+            plan_path.write_text(
+                json.dumps(
+                    {
+                        "work_dir": str(work_dir),
+                        "kernel": plan.kernel,
+                        "cell_timeout": plan.cell_timeout,
+                        "notebooks": [{"path": p, "allow_errors": a} for p, a in plan.notebooks],
+                    }
+                )
+            )
+            home = io / "home"
+            home.mkdir()
+            run_env = {
+                "PATH": f"{Path(env.reference).parent}:{os.environ.get('PATH', '')}",
+                "HOME": str(home),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+            if plan.python_path:
+                run_env["PYTHONPATH"] = ":".join(str(work_dir / p) for p in plan.python_path)
+            started = time.monotonic()
+            timed_out = False
+            try:
+                done = subprocess.run(
+                    [env.reference, str(RUNNER), str(plan_path), str(report_path)],
+                    cwd=work_dir,
+                    env=run_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=limits.timeout,
+                )
+                exit_code, log = done.returncode, done.stderr
+            except subprocess.TimeoutExpired as exc:
+                timed_out, exit_code = True, None
+                log = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            report = json.loads(report_path.read_text()) if report_path.is_file() else None
+            return SandboxRun(
+                report, exit_code, timed_out, False, "\n".join(log.splitlines()[-40:]), time.monotonic() - started
+            )

@@ -1,0 +1,1 @@
+"""Terminal and HTML rendering and live progress: what people see."""
