@@ -11,6 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from repropack.model import layout
+
 
 def write_notebook(path: Path, *cells: str, kernel: str | None = "python3") -> Path:
     """A notebook of code cells (markdown when a cell starts with '# MD ')."""
@@ -80,7 +82,7 @@ def forge_recorded_file(package: Path, path: str, data: bytes) -> None:
     meta_path = package / "ro-crate-metadata.json"
     meta = json.loads(meta_path.read_text())
     for entity in meta["@graph"]:
-        if entity["@id"] == path:
+        if entity["@id"] == layout.entity_id(path, False):
             entity["sha256"] = hashlib.sha256(data).hexdigest()
             entity["contentSize"] = str(len(data))
     meta_path.write_text(json.dumps(meta, indent=2))

@@ -61,13 +61,15 @@ def test_recorded_settings_leave_out_force_and_carry_sources(tmp_path):
 
 
 def test_replay_settings_come_from_flags_then_user_config_then_defaults():
-    from repropack.replay import replay_settings
+    from repropack.config import resolve_replay_settings
 
-    chosen = replay_settings(
+    chosen = resolve_replay_settings(
         {"backend": None, "timeout": 60, "memory": None, "base_image": None},
-        {"timeout": 5, "memory": "1g", "backend": "local"},
+        {"replay": {"timeout": 5, "memory": "1g", "backend": "local"}},
     )
-    assert chosen == {"backend": "local", "timeout": 60, "memory": "1g", "base_image": None}
-    assert replay_settings({}, {})["memory"] == "2g"
+    values = chosen.values
+    assert (values.backend, values.limits.timeout, values.limits.memory, values.base_image) == ("local", 60, "1g", None)
+    assert chosen.sources["timeout"] == "flag" and chosen.sources["backend"] == "user"
+    assert resolve_replay_settings({}, {}).values.limits.memory == "2g"
     with pytest.raises(BadInput, match="'timeout' must be a positive whole number"):
-        replay_settings({}, {"timeout": "soon"})
+        resolve_replay_settings({}, {"replay": {"timeout": "soon"}})

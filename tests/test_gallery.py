@@ -25,10 +25,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from repropack.config import ReplaySettings
 from repropack.errors import CheckFailed
 from repropack.export import ExportResult, export_project
-from repropack.model import FileRole, OutputStatus, Verdict
-from repropack.replay import ReplayOptions, ReplayResult, replay_package
+from repropack.model import FileRole, OutputStatus, ReplayResult, Verdict
+from repropack.replay import replay_package
 from tests.conftest import forge_recorded_file, write_notebook
 from tests.replay.test_pipeline import STOCHASTIC_FIGURE
 
@@ -56,7 +57,7 @@ def _export(project: Path, out: Path, **flags) -> ExportResult:
 
 
 def _replay(package: Path, **options) -> ReplayResult:
-    return replay_package(package, ReplayOptions(**options))
+    return replay_package(package, ReplaySettings(**options))
 
 
 def _assert_reproduced(result: ReplayResult) -> dict[str, OutputStatus]:
@@ -349,7 +350,7 @@ def test_pipeline_of_notebooks_replays_in_recorded_order_with_the_intermediate_a
     assert _roles(export)["interim/clean.csv"] is FileRole.OUTPUT
     _assert_runtime_only_lock(tmp_path / "pkg")
     result = _replay(tmp_path / "pkg")
-    assert [nb for nb, _ in result.package.notebooks] == ["01_prepare.ipynb", "02_analyse.ipynb"]
+    assert result.notebooks == ("01_prepare.ipynb", "02_analyse.ipynb")
     statuses = _assert_reproduced(result)
     assert statuses["interim/clean.csv"] is OutputStatus.IDENTICAL
     assert statuses["results/summary.csv"] is OutputStatus.IDENTICAL
@@ -363,7 +364,7 @@ def test_pipeline_given_in_a_non_alphabetical_order_replays_in_that_order(tmp_pa
     _export(project, tmp_path / "pkg", notebooks=("prepare.ipynb", "analyse.ipynb"))
     result = _replay(tmp_path / "pkg")
     # Alphabetical order would run analyse.ipynb first, before interim/clean.csv exists.
-    assert [nb for nb, _ in result.package.notebooks] == ["prepare.ipynb", "analyse.ipynb"]
+    assert result.notebooks == ("prepare.ipynb", "analyse.ipynb")
     statuses = _assert_reproduced(result)
     assert statuses["results/summary.csv"] is OutputStatus.IDENTICAL
 

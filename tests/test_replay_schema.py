@@ -10,11 +10,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from repropack.config import ReplaySettings
 from repropack.export import export_project
-from repropack.model import CauseKind, OutputComparison, OutputStatus, Verdict
+from repropack.model import CauseKind, OutputComparison, OutputStatus, ReplayedPackage, ReplayResult, Verdict
 from repropack.record.keys import generate_key_pair
-from repropack.record.reporting import finish_replay
-from repropack.replay import PackageFacts, ReplayOptions, ReplayResult, replay_package
+from repropack.replay import replay_package
 from repropack.resources import schema_path
 from tests.conftest import write_notebook
 
@@ -42,13 +42,12 @@ def test_schema_enums_match_the_model(validator):
 
 def test_reproduced_replay_and_its_record_meet_the_schema(validator, project, tmp_path):
     export_project(project, tmp_path / "pkg", {})
-    result = replay_package(tmp_path / "pkg", ReplayOptions())
+    pair = generate_key_pair(tmp_path / "keys")
+    result = replay_package(tmp_path / "pkg", ReplaySettings(record=tmp_path / "record", key=pair.private_path))
     assert result.verdict is Verdict.REPRODUCED, result.cause
     as_json = json.loads(json.dumps(result.as_dict()))  # what `replay --json` prints
     assert _errors(validator, as_json) == []
-    assert as_json["record"] is None and as_json["cause"] is None
-    pair = generate_key_pair(tmp_path / "keys")
-    finish_replay(result, record=tmp_path / "record", key=pair.private_path, html=None)
+    assert as_json["record"] == str(tmp_path / "record") and as_json["cause"] is None
     saved = json.loads((tmp_path / "record" / "result.json").read_text(encoding="utf-8"))
     assert _errors(validator, saved) == []
     assert saved["record"] == str(tmp_path / "record")
@@ -57,7 +56,7 @@ def test_reproduced_replay_and_its_record_meet_the_schema(validator, project, tm
 def test_failed_replay_meets_the_schema(validator, project, tmp_path):
     write_notebook(project / "analysis.ipynb", "x = 1\n1 / 0")
     export_project(project, tmp_path / "pkg", {"execute": False})
-    result = replay_package(tmp_path / "pkg", ReplayOptions())
+    result = replay_package(tmp_path / "pkg", ReplaySettings())
     assert result.verdict is Verdict.FAILED
     assert result.cause.kind is CauseKind.CELL_ERROR, result.cause
     as_json = json.loads(json.dumps(result.as_dict()))
@@ -67,19 +66,7 @@ def test_failed_replay_meets_the_schema(validator, project, tmp_path):
 
 def _sample(verdict: Verdict = Verdict.NOT_REPRODUCED) -> dict:
     """as_dict() of a hand-made result (no replay needed): the baseline the broken copies start from."""
-    facts = PackageFacts(
-        source=Path("/tmp/pkg"),
-        title="Study",
-        metadata_sha256="a" * 64,
-        notebooks=(("analysis.ipynb", False),),
-        outputs={},
-        inputs=(),
-        restricted={},
-        settings={},
-        environment_hash="b" * 64,
-        python_version="3.11.7",
-        lock={},
-    )
+    facts = ReplayedPackage(source=Path("/tmp/pkg"), title="Study", metadata_sha256="a" * 64)
     when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     outputs = [
         OutputComparison("analysis.ipynb", OutputStatus.EQUIVALENT, "notebook", "execution counts differ"),

@@ -1,24 +1,32 @@
-"""Export settings and where each one came from.
+"""Every setting of every command, where each one came from, each default written once.
 
 Precedence, highest first: command-line flags, the project's ``repropack.toml``
 (or ``[tool.repropack]`` in its ``pyproject.toml``), the user config file
-(``$XDG_CONFIG_HOME/repropack/config.toml``), then the defaults below. List
+(``$XDG_CONFIG_HOME/repropack/config.toml``, or ``$REPROPACK_CONFIG``), then
+the defaults: the field defaults of the settings dataclasses below. List
 settings given as flags extend the configured lists instead of replacing them,
 so a flag can add one restricted file without dropping the project's.
+
+This is the only module that reads the user config. The pipelines take the
+resolved dataclasses, so ``replay_package(path, ReplaySettings(...))`` works
+from plain Python with no command line at all.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import platformdirs
 
 from repropack.errors import BadInput
+from repropack.model import Organization, Person
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +34,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 DEFAULT_BASE_IMAGE = "repropack/base:bookworm-py3.11"
+#: RO-Crate versions repropack writes; reading also accepts 1.3.
+CRATE_VERSIONS = ("1.2", "1.1")
+DEFAULT_CRATE_VERSION = "1.2"
 
 #: Settings that change where or how the package is written, not what is in it;
 #: they are left out of the record so identical content gives identical bytes.
@@ -54,6 +65,7 @@ class ExportSettings:
     authors: tuple[Mapping[str, Any], ...] = ()
     publisher: Mapping[str, Any] = field(default_factory=dict)
     compare: Mapping[str, Any] = field(default_factory=dict)
+    crate_version: str = DEFAULT_CRATE_VERSION
     force: bool = False
     json: bool = False
 
@@ -103,6 +115,7 @@ _FIELD_TYPES: dict[str, type] = {
     "authors": tuple,
     "publisher": dict,
     "compare": dict,
+    "crate_version": str,
     "force": bool,
     "json": bool,
 }
@@ -123,6 +136,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         raise BadInput(f"{where}: setting {name!r} must be a {expected.__name__}")
     if name == "timeout" and value <= 0:
         raise BadInput(f"{where}: setting 'timeout' must be positive")
+    if name == "crate_version" and value not in CRATE_VERSIONS:
+        raise BadInput(f"{where}: setting 'crate_version' must be one of {', '.join(CRATE_VERSIONS)}")
     return value
 
 
@@ -156,7 +171,8 @@ def user_config_path() -> Path:
 
 
 def user_config() -> dict[str, Any]:
-    path = Path(os.environ["REPROPACK_CONFIG"]) if "REPROPACK_CONFIG" in os.environ else user_config_path()
+    """The user config file's tables ({} when there is none); the one place it is read."""
+    path = user_config_file()
     if not path.is_file():
         return {}
     return _read_toml(path)
@@ -189,3 +205,207 @@ def resolve_settings(
         values[name] = value
         sources[name] = "flag"
     return ResolvedSettings(ExportSettings(**values), sources)
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What a replay may use."""
+
+    timeout: int = 1800  # wall-clock seconds for all notebooks; the sandbox is killed after
+    memory: str = "2g"
+    pids: int = 256
+    network: bool = False
+
+    def describe(self) -> dict:
+        return {"timeout_s": self.timeout, "memory": self.memory, "pids": self.pids, "network": self.network}
+
+
+def default_ca_bundle() -> Path | None:
+    """The trusted CA bundle as pip and requests find it: their standard variables, in their order."""
+    for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(variable)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """Every knob of ``repropack replay``; field defaults are the built-in defaults.
+
+    ``base_image`` None means the one the package records; ``record`` None a
+    folder beside the package; ``key`` None the user's default key (made on
+    first use); ``operator`` None the person ``default_operator`` finds.
+    """
+
+    backend: str = "docker"
+    base_image: str | None = None
+    ca_bundle: Path | None = field(default_factory=default_ca_bundle)
+    offline: bool = False
+    inputs: Mapping[str, Path] = field(default_factory=dict)  # package path -> file supplying a restricted input
+    inputs_dir: Path | None = None  # a folder holding restricted inputs at their package paths
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    compare: tuple[str, ...] = ()  # GLOB=RULE[:k=v,...], applied over the package's declared rules
+    keep: bool = False
+    record: Path | None = None
+    key: Path | None = None
+    report: Path | None = None  # also copy the HTML report here
+    operator: Person | None = None
+    crate_version: str = DEFAULT_CRATE_VERSION
+
+    def recorded(self, sources: Mapping[str, str]) -> dict[str, Any]:
+        """The settings as a record states them: JSON-able values with their sources.
+
+        Restricted inputs are named by package path only: where the files came
+        from on this machine is not part of the record.
+        """
+        values: dict[str, Any] = {
+            "backend": self.backend,
+            "base_image": self.base_image,
+            "ca_bundle": bool(self.ca_bundle),
+            "offline": self.offline,
+            "inputs": sorted(self.inputs),
+            "inputs_dir": self.inputs_dir is not None,
+            "timeout": self.limits.timeout,
+            "memory": self.limits.memory,
+            "compare": list(self.compare),
+            "keep": self.keep,
+            "crate_version": self.crate_version,
+        }
+        return {name: {"value": value, "source": sources.get(name, "default")} for name, value in values.items()}
+
+
+SettingsT = TypeVar("SettingsT")
+
+#: Replay settings the user config's [replay] table may hold, with their types.
+_REPLAY_TABLE: dict[str, type] = {
+    "backend": str,
+    "base_image": str,
+    "timeout": int,
+    "memory": str,
+    "crate_version": str,
+    "operator": dict,
+}
+
+
+@dataclass(frozen=True)
+class Resolved(Generic[SettingsT]):
+    """Effective settings plus the layer each one came from ("flag", "user", "default")."""
+
+    values: SettingsT
+    sources: Mapping[str, str]
+
+
+def _replay_value(name: str, value: Any, where: str) -> Any:
+    expected = _REPLAY_TABLE[name]
+    if name == "timeout":
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise BadInput(f"{where}: replay setting 'timeout' must be a positive whole number of seconds")
+    elif name == "memory":
+        if not isinstance(value, str) or not value:
+            raise BadInput(f"{where}: replay setting 'memory' must be a string such as '2g'")
+    elif name == "crate_version":
+        if value not in CRATE_VERSIONS:
+            raise BadInput(f"{where}: replay setting 'crate_version' must be one of {', '.join(CRATE_VERSIONS)}")
+    elif not isinstance(value, expected):
+        raise BadInput(f"{where}: replay setting {name!r} must be a {expected.__name__}")
+    return value
+
+
+def resolve_replay_settings(
+    flags: Mapping[str, Any], user: Mapping[str, Any] | None = None
+) -> Resolved[ReplaySettings]:
+    """Flags (only those given; ``timeout``/``memory`` for the limits) over the user config's
+    ``[replay]`` table over the defaults; returns ``Resolved(ReplaySettings, sources)``."""
+    user_table = user_config() if user is None else dict(user)
+    replay_table = user_table.get("replay", {})
+    where = f"{user_config_file()} [replay]"
+    if not isinstance(replay_table, Mapping):
+        raise BadInput(f"{where}: must be a table")
+    chosen: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, value in replay_table.items():
+        if name not in _REPLAY_TABLE:
+            raise BadInput(f"{where}: unknown replay setting {name!r}")
+        chosen[name] = _replay_value(name, value, where)
+        sources[name] = "user"
+    for name, value in flags.items():
+        if value is None:
+            continue
+        chosen[name] = _replay_value(name, value, "command line") if name in _REPLAY_TABLE else value
+        sources[name] = "flag"
+    operator_table = chosen.pop("operator", None)
+    operator = person_from_table(operator_table, f"{where} operator") if operator_table else default_operator()
+    sources.setdefault("operator", "default")
+    limits = SandboxLimits(
+        timeout=chosen.pop("timeout", SandboxLimits.timeout), memory=chosen.pop("memory", SandboxLimits.memory)
+    )
+    known = {f.name for f in fields(ReplaySettings)}
+    unknown = sorted(set(chosen) - known)
+    if unknown:
+        raise BadInput(f"unknown replay setting {unknown[0]!r}")
+    return Resolved(ReplaySettings(limits=limits, operator=operator, **chosen), sources)
+
+
+def user_config_file() -> Path:
+    """The user config file this process reads: ``$REPROPACK_CONFIG`` or the XDG location."""
+    return Path(os.environ["REPROPACK_CONFIG"]) if "REPROPACK_CONFIG" in os.environ else user_config_path()
+
+
+# --- who replays ------------------------------------------------------------------------------
+
+
+def _optional_text(table: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadInput(f"{where}: {key!r} must be a string")
+    return value or None
+
+
+def organization_from_table(value: Any, where: str) -> Organization | None:
+    """An organization given as a name, or as a table {name, url, ror, email}; None when it has no name."""
+    if isinstance(value, str):
+        return Organization(value) if value.strip() else None
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str) or not value["name"].strip():
+        return None
+    return Organization(
+        value["name"],
+        _optional_text(value, "url", where),
+        _optional_text(value, "ror", where),
+        _optional_text(value, "email", where),
+    )
+
+
+def person_from_table(table: Any, where: str) -> Person:
+    """A person of a settings table (an author, ``[replay.operator]``): name, orcid, email, affiliation."""
+    if not isinstance(table, Mapping) or not isinstance(table.get("name"), str) or not table["name"].strip():
+        raise BadInput(f"{where}: needs a name")
+    return Person(
+        table["name"],
+        organization_from_table(table.get("affiliation"), f"{where} affiliation"),
+        _optional_text(table, "orcid", where) or _optional_text(table, "identifier", where),
+        _optional_text(table, "email", where),
+    )
+
+
+def _git_config(key: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip()
+    return value if done.returncode == 0 and value else None
+
+
+def default_operator() -> Person:
+    """Who replays when the user config does not say: git's ``user.name``/``user.email``, else the OS user.
+
+    Only what is known is filled in: no affiliation, no identifier.
+    """
+    name = _git_config("user.name")
+    if name:
+        return Person(name, email=_git_config("user.email"))
+    return Person(getpass.getuser())

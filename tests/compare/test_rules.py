@@ -13,8 +13,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from PIL import Image
 
 from repropack.compare.options import non_negative_number, option
-from repropack.compare.rules import RULES, ComparisonRule, RuleOutcome, RuleRegistry
+from repropack.compare.rules import RULES, ComparisonRule, RuleOutcome
 from repropack.errors import BadInput
+from repropack.plugins import Registry
 
 
 def write(path: Path, text: str) -> Path:
@@ -48,7 +49,7 @@ def test_unknown_rule_is_bad_input_listing_known_names() -> None:
 
 
 def test_register_as_decorator_makes_the_rule_available_and_refuses_a_name_clash() -> None:
-    registry = RuleRegistry(builtin_modules=())
+    registry: Registry[type[ComparisonRule]] = Registry(kind="comparison rule")
 
     @dataclass(frozen=True)
     class LengthOptions:

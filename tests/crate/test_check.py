@@ -2,6 +2,8 @@
 
 Exporting runs a real kernel, so each package is exported once per module and
 copied (``shutil.copytree``) into ``tmp_path`` by every test that changes it.
+roc-validator takes seconds per crate, so the exact issue counts of the fresh
+packages are measured once per module too (``measured``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ import pytest
 from repropack.crate import profiles
 from repropack.crate.check import check_files, check_package, check_schema
 from repropack.crate.reader import open_package
+from repropack.crate.versions import crate_version_of
 from repropack.errors import BadInput
 from repropack.export import export_project
 from tests.conftest import isolate_user_dirs, make_project
@@ -29,6 +33,7 @@ METADATA = "ro-crate-metadata.json"
 RUN_ID = "#run-1-analysis-ipynb"
 WORKFLOW_RUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
 CLI = Path(sys.executable).parent / "repropack"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "claims-analysis"
 
 
 # --- shared packages ---------------------------------------------------------------------
@@ -37,23 +42,38 @@ CLI = Path(sys.executable).parent / "repropack"
 @dataclass(frozen=True)
 class Exported:
     project: Path
-    folder: Path  # exported with {}
+    folder: Path  # exported with {} (RO-Crate 1.2, the default)
     zipped: Path  # exported with {}
     restricted: Path  # exported with data/*.csv restricted
+    folder11: Path  # exported with {"crate_version": "1.1"}
+    example: Path  # examples/claims-analysis exported with {} (a restricted register, git provenance)
+    example11: Path  # the same with {"crate_version": "1.1"}
+
+
+def export_as_1_1(project: Path, out: Path, mp: pytest.MonkeyPatch) -> None:
+    """Export with crate_version 1.1."""
+    export_project(project, out, {"crate_version": "1.1"})
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Exported:
     base = tmp_path_factory.mktemp("check-packages")
     with pytest.MonkeyPatch.context() as mp:  # the autouse isolation fixture is function-scoped
-        isolate_user_dirs(mp, base / "home")
+        isolate_user_dirs(mp, base / "home")  # no user config at all
         project = make_project(base / "study")
+        example = base / "claims-analysis"
+        shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns("outputs"))
         out = base / "out"
         out.mkdir()
         export_project(project, out / "pkg", {})
         export_project(project, out / "pkg.zip", {})
         export_project(project, out / "restricted", {"restrict": ("data/*.csv",)})
-    return Exported(project, out / "pkg", out / "pkg.zip", out / "restricted")
+        export_as_1_1(project, out / "pkg11", mp)
+        export_project(example, out / "example", {})
+        export_as_1_1(example, out / "example11", mp)
+    return Exported(
+        project, out / "pkg", out / "pkg.zip", out / "restricted", out / "pkg11", out / "example", out / "example11"
+    )
 
 
 def _copy(src: Path, dest: Path) -> Path:
@@ -260,7 +280,7 @@ def _profile_problems(report) -> set[str]:
 
 
 def test_missing_root_license_is_a_profile_problem(exported, tmp_path):
-    pkg = _copy(exported.folder, tmp_path / "pkg")
+    pkg = _copy(exported.folder11, tmp_path / "pkg")
     _edit_metadata(pkg, lambda m: _entity(m, "./").pop("license"))
     report = check_package(pkg)
     assert _profile_problems(report) == {"REQUIRED ro-crate-1.1_8.3", "RECOMMENDED ro-crate-1.1_22.1"}
@@ -268,7 +288,7 @@ def test_missing_root_license_is_a_profile_problem(exported, tmp_path):
 
 
 def test_action_without_instrument_is_a_required_profile_problem(exported, tmp_path):
-    pkg = _copy(exported.folder, tmp_path / "pkg")
+    pkg = _copy(exported.folder11, tmp_path / "pkg")
     _edit_metadata(pkg, lambda m: _entity(m, RUN_ID).pop("instrument"))
     report = check_package(pkg)
     assert _profile_problems(report) == {"REQUIRED process-run-crate-0.5_1.1"}
@@ -282,6 +302,135 @@ def test_offline_cache_miss_is_a_problem_not_a_pass(exported, monkeypatch):
     assert len(offline) == 1
     assert offline[0].severity == "REQUIRED"
     assert WORKFLOW_RUN_CONTEXT in offline[0].message
+
+
+# --- RO-Crate versions: the exact validator counts, with no user config -------------------------
+
+
+RO_CRATE_1_2_ADVICE = ["ro-crate-1.2_44.2", "ro-crate-1.2_89.0", "ro-crate-1.2_90.1", "ro-crate-1.2_93.0"]
+
+
+def _checks(issues, profile: str, severity: str) -> list[str]:
+    """The check ids of ``profile``'s issues of ``severity``, one per issue (repeats kept), sorted."""
+    return sorted(i.check for i in issues if i.profile == profile and i.severity == severity)
+
+
+@pytest.fixture(scope="module")
+def measured(exported) -> dict[str, list]:
+    """roc-validator's issues for each fresh package: its own profiles, and ro-crate-1.1 for the 1.2 ones."""
+    also_1_1 = ("ro-crate-1.2", "process-run-crate-0.5", "ro-crate-1.1")
+    return {
+        "folder": profiles.validate_profiles(exported.folder, also_1_1),
+        "example": profiles.validate_profiles(exported.example, also_1_1),
+        "folder11": profiles.validate_profiles(exported.folder11),
+        "example11": profiles.validate_profiles(exported.example11),
+    }
+
+
+@pytest.mark.parametrize(
+    ("package", "version"), [("folder", "1.2"), ("example", "1.2"), ("folder11", "1.1"), ("example11", "1.1")]
+)
+def test_export_writes_ro_crate_1_2_by_default_and_1_1_when_chosen(exported, package, version):
+    path = getattr(exported, package)
+    assert crate_version_of(_read_metadata(path)) == version
+    assert profiles.profiles_for(path) == (f"ro-crate-{version}", "process-run-crate-0.5")
+    assert check_schema(_read_metadata(path)) == []
+
+
+@pytest.mark.parametrize("package", ["folder", "example"])
+def test_1_2_package_has_only_the_recommendations_of_facts_nobody_gave(measured, package):
+    issues = measured[package]
+    assert _checks(issues, "ro-crate-1.2", "REQUIRED") == []
+    # 44.2: the descriptor also names 1.1 (crate.versions); 89.0 ROR id, 90.1 and 93.0 contact points: not given.
+    assert _checks(issues, "ro-crate-1.2", "RECOMMENDED") == RO_CRATE_1_2_ADVICE
+    assert _checks(issues, "process-run-crate-0.5", "REQUIRED") == []
+    assert _checks(issues, "process-run-crate-0.5", "RECOMMENDED") == []
+    assert not [i for i in issues if i.check == "offline-context"]
+
+
+@pytest.mark.parametrize("package", ["folder", "example"])
+def test_1_2_package_is_also_a_valid_1_1_crate_as_its_descriptor_says(measured, package):
+    assert [i for i in measured[package] if i.profile == "ro-crate-1.1"] == []
+
+
+@pytest.mark.parametrize("package", ["folder11", "example11"])
+def test_1_1_package_has_no_required_or_recommended_issue(measured, package):
+    assert Counter((i.profile, i.severity) for i in measured[package]) == Counter()
+
+
+def test_check_names_the_setting_that_supplies_each_missing_fact(exported):
+    report = check_package(exported.example)
+    assert report.problems == []
+    assert report.valid
+    advice = {a.check: a.setting for a in report.advice}
+    assert sorted(advice) == RO_CRATE_1_2_ADVICE
+    assert "Example Institute of Health Data" in advice["ro-crate-1.2_89.0"]
+    assert "publisher.ror" in advice["ro-crate-1.2_89.0"] and "repropack.toml" in advice["ro-crate-1.2_89.0"]
+    assert "publisher.email" in advice["ro-crate-1.2_90.1"]
+    assert "authors[].email" in advice["ro-crate-1.2_93.0"]
+    assert advice["ro-crate-1.2_44.2"].startswith("nothing to set: the descriptor also names RO-Crate 1.1")
+    as_json = report.as_dict()
+    assert as_json["valid"] is True
+    assert [a["check"] for a in as_json["advice"]] == [a.check for a in report.advice]
+
+
+def test_check_of_a_1_1_package_has_neither_problems_nor_advice(exported):
+    report = check_package(exported.example11)
+    assert (report.problems, report.advice) == ([], [])
+
+
+def test_a_1_3_crate_is_checked_against_ro_crate_1_3_offline(exported, tmp_path):
+    pkg = _copy(exported.folder, tmp_path / "pkg")
+
+    def to_1_3(m: dict) -> None:
+        m["@context"][0] = "https://w3id.org/ro/crate/1.3/context"
+        _entity(m, METADATA)["conformsTo"] = [
+            {"@id": "https://w3id.org/ro/crate/1.3"},
+            {"@id": "https://w3id.org/ro/crate/1.1"},
+        ]
+
+    _edit_metadata(pkg, to_1_3)
+    assert profiles.profiles_for(pkg) == ("ro-crate-1.3", "process-run-crate-0.5")
+    report = check_package(pkg)
+    assert report.problems == []
+    assert {a.check for a in report.advice} == {
+        "ro-crate-1.3_8.2",
+        "ro-crate-1.2_89.0",
+        "ro-crate-1.2_90.1",
+        "ro-crate-1.2_93.0",
+    }
+
+
+def test_an_unsupported_crate_version_is_bad_input(exported, tmp_path):
+    pkg = _copy(exported.folder, tmp_path / "pkg")
+    _edit_metadata(pkg, lambda m: _entity(m, METADATA).update({"conformsTo": {"@id": "https://w3id.org/ro/crate/1.0"}}))
+    _edit_metadata(pkg, lambda m: m["@context"].__setitem__(0, "https://w3id.org/ro/crate/1.0/context"))
+    with pytest.raises(BadInput, match="unsupported RO-Crate version"):
+        check_package(pkg)
+
+
+@pytest.mark.parametrize("url", sorted(profiles.BUNDLED_CONTEXTS))
+def test_every_bundled_context_is_the_one_its_url_names(url):
+    from repropack.resources import schema_path
+
+    document = json.loads(schema_path(f"contexts/{profiles.BUNDLED_CONTEXTS[url]}").read_text(encoding="utf-8"))
+    assert "@context" in document
+    if url.startswith("https://w3id.org/ro/crate/"):
+        assert document["@id"] == url
+
+
+def test_1_2_package_missing_its_license_is_a_required_profile_problem(exported, tmp_path):
+    pkg = _copy(exported.folder, tmp_path / "pkg")
+    _edit_metadata(pkg, lambda m: _entity(m, "./").pop("license"))
+    report = check_package(pkg)
+    problems = _profile_problems(report)
+    assert "REQUIRED ro-crate-1.1_8.3" in problems  # Process Run Crate's inherited 1.1 check
+    assert any(p.startswith("REQUIRED ro-crate-1.2_") for p in problems), problems
+
+
+def test_export_writes_the_crate_version_setting(exported, tmp_path):
+    export_project(exported.project, tmp_path / "pkg", {"crate_version": "1.1", "execute": False})
+    assert crate_version_of(_read_metadata(tmp_path / "pkg")) == "1.1"
 
 
 # --- the command line ---------------------------------------------------------------------------

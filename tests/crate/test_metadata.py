@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 
 from repropack.crate.check import check_schema
 from repropack.crate.metadata import build_metadata, collapse_singletons, iso8601, license_id
+from repropack.crate.versions import crate_version_of
+from repropack.errors import BadInput
 from repropack.model import (
     Environment,
     FileRecord,
@@ -27,6 +30,7 @@ from repropack.model import (
 
 REPO = Path(__file__).resolve().parents[2]
 RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.1/context"
+RO_CRATE_1_2_CONTEXT = "https://w3id.org/ro/crate/1.2/context"
 WORKFLOW_RUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
 PLUS_TWO = timezone(timedelta(hours=2))
 
@@ -179,9 +183,14 @@ def _package(**changes) -> Package:
     return Package(**fields)
 
 
-def _build(package: Package | None = None) -> dict:
+def _build(package: Package | None = None, **options) -> dict:
     return build_metadata(
-        package or _package(), dockerfile_path=DOCKERFILE, lock_path=LOCK, settings_path=SETTINGS, env_hash=ENV_HASH
+        package or _package(),
+        dockerfile_path=DOCKERFILE,
+        lock_path=LOCK,
+        settings_path=SETTINGS,
+        env_hash=ENV_HASH,
+        **options,
     )
 
 
@@ -194,23 +203,148 @@ def _ids(value) -> list[str]:
 
 
 def test_context_is_ro_crate_then_workflow_run_then_our_inline_terms():
-    context = _build()["@context"]
+    context = _build(crate_version="1.1")["@context"]
     ours = json.loads((REPO / "schemas" / "repropack-context.jsonld").read_text(encoding="utf-8"))["@context"]
     assert context == [RO_CRATE_CONTEXT, WORKFLOW_RUN_CONTEXT, ours]
     assert {"restricted", "fileRole", "accessNote", "environmentHash"} <= context[2].keys()
+
+
+def test_default_context_is_ro_crate_1_2_then_workflow_run_then_our_inline_terms():
+    context = _build()["@context"]
+    ours = json.loads((REPO / "schemas" / "repropack-context.jsonld").read_text(encoding="utf-8"))["@context"]
+    assert context == [RO_CRATE_1_2_CONTEXT, WORKFLOW_RUN_CONTEXT, ours]
+
+
+@pytest.mark.parametrize(
+    ("options", "version", "conforms_to"),
+    [
+        ({}, "1.2", ["https://w3id.org/ro/crate/1.2", "https://w3id.org/ro/crate/1.1"]),
+        ({"crate_version": "1.2"}, "1.2", ["https://w3id.org/ro/crate/1.2", "https://w3id.org/ro/crate/1.1"]),
+        ({"crate_version": "1.1"}, "1.1", ["https://w3id.org/ro/crate/1.1"]),
+    ],
+)
+def test_descriptor_names_the_chosen_version_and_1_2_also_names_1_1(options, version, conforms_to):
+    metadata = _build(**options)
+    descriptor = _entities(metadata)["ro-crate-metadata.json"]
+    assert _ids(descriptor["conformsTo"]) == conforms_to
+    assert _ids(descriptor["about"]) == ["./"]
+    assert crate_version_of(metadata) == version
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.3", "2", ""])
+def test_a_version_repropack_does_not_write_is_bad_input(version):
+    with pytest.raises(BadInput, match="cannot be written"):
+        _build(crate_version=version)
+
+
+@pytest.mark.parametrize(("version", "types"), [("1.1", "CreativeWork"), ("1.2", ["CreativeWork", "Profile"])])
+def test_process_run_crate_is_declared_as_a_profile_entity_from_1_2_on(version, types):
+    ents = _entities(_build(crate_version=version))
+    profile = ents["https://w3id.org/ro/wfrun/process/0.5"]
+    assert profile["@type"] == types
+    assert profile["version"] == "0.5" and profile["name"] == "Process Run Crate"
+    assert _ids(ents["./"]["conformsTo"]) == ["https://w3id.org/ro/wfrun/process/0.5"]
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_every_file_has_a_description_that_says_why_it_is_there(version):
+    ents = _entities(_build(crate_version=version))
+    files = {layout.path_of_entity(e["@id"]): e for e in ents.values() if e["@type"] == "File"}
+    assert all(e.get("description") for e in files.values()), files
+    assert files["data/open.csv"]["description"] == "Input read by analysis.ipynb."
+    assert files["outputs/counts.csv"]["description"] == "Output written by analysis.ipynb."
+    assert "executed it at export" in files["analysis.ipynb"]["description"]
+    assert "not executed at export" in files["saved.ipynb"]["description"]
+    assert files["data/raw/secret register.csv"]["description"].startswith("Restricted input: ")
+    assert files["data/raw/other-secret.csv"]["description"].startswith("Restricted file: ")
+    assert "no notebook run read or wrote it" in files["my notes.md"]["description"]
+    assert "Dockerfile" in files[DOCKERFILE]["description"]
+
+
+@pytest.mark.parametrize(("version", "has_local_path"), [("1.1", False), ("1.2", True)])
+def test_restricted_files_say_where_they_belong_from_1_2_on(version, has_local_path):
+    ents = _entities(_build(crate_version=version))
+    restricted = [e for e in ents.values() if e.get("restricted")]
+    assert len(restricted) == 2
+    for entity in restricted:
+        path = layout.path_of_entity(entity["@id"])
+        assert entity.get("localPath") == (path if has_local_path else None)
+    assert not [e for e in ents.values() if "localPath" in e and not e.get("restricted")]
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_software_has_a_version_and_not_also_a_software_version(version):
+    ents = _entities(_build(crate_version=version))
+    apps = [e for e in ents.values() if e["@type"] == "SoftwareApplication"]
+    assert {a["@id"] for a in apps} == {"https://ipython.org/", "https://pypi.org/project/repropack/"}
+    assert ents["https://ipython.org/"]["version"] == "6.29.4"
+    assert ents["https://pypi.org/project/repropack/"]["version"] == "0.1.0"
+    assert not [a for a in apps if "softwareVersion" in a]
+
+
+def test_license_and_container_image_are_described_with_schema_org_types():
+    ents = _entities(_build())
+    assert ents["https://spdx.org/licenses/MIT"]["description"] == (
+        "The license with SPDX identifier MIT; its text is at https://spdx.org/licenses/MIT.html."
+    )
+    image = ents["#container-image"]
+    assert image["@type"] == ["ContainerImage", "CreativeWork"]
+
+
+def test_a_person_with_an_email_has_a_contact_point():
+    carol = Person("Carol Contact", email="carol@example.org")
+    ents = _entities(_build(_package(metadata=replace(_package().metadata, authors=(carol,)))))
+    person = ents["#person-carol-contact"]
+    assert person["email"] == "carol@example.org"
+    assert _ids(person["contactPoint"]) == ["mailto:carol@example.org"]
+    assert ents["mailto:carol@example.org"] == {
+        "@id": "mailto:carol@example.org",
+        "@type": "ContactPoint",
+        "name": "Email address of Carol Contact",
+        "email": "carol@example.org",
+    }
+
+
+@dataclass(frozen=True)
+class _RegisteredOrganization(Organization):
+    """An Organization with the two facts the settings are to supply (publisher.ror, publisher.email)."""
+
+    ror: str | None = None
+    email: str | None = None
+
+
+def test_an_organization_with_a_ror_id_is_identified_by_it_and_has_its_contact_point():
+    org = _RegisteredOrganization(
+        "Example Institute", "https://example.org", "https://ror.org/03yrm5c26", "info@example.org"
+    )
+    package = _package(metadata=replace(_package().metadata, publisher=org))
+    ents = _entities(_build(package))
+    assert _ids(ents["./"]["publisher"]) == ["https://ror.org/03yrm5c26"]
+    publisher = ents["https://ror.org/03yrm5c26"]
+    assert publisher["url"] == "https://example.org"
+    assert _ids(publisher["contactPoint"]) == ["mailto:info@example.org"]
+
+
+def test_a_package_that_did_not_run_mentions_its_image_and_names_no_kernel():
+    package = _package(runs=[replace(run, status=RunStatus.NOT_EXECUTED) for run in _package().runs])
+    ents = _entities(_build(package))
+    assert _ids(ents["./"]["mentions"]) == ["#container-image"]
+    assert "https://ipython.org/" not in ents
+    assert not [e for e in ents.values() if e["@type"] == "CreateAction"]
 
 
 def test_restricted_files_get_fragment_ids_and_are_parts_of_the_root():
     ents = _entities(_build())
     root_parts = set(_ids(ents["./"]["hasPart"]))
     for path in ("data/raw/secret register.csv", "data/raw/other-secret.csv"):
-        entity_id = f"#restricted/{path}"
+        entity_id = layout.entity_id(path, True)  # "#restricted/" + the path, percent-encoded as every @id
+        assert entity_id.startswith("#restricted/data/raw/")
         assert entity_id in ents, sorted(ents)
         assert path not in ents
         assert entity_id in root_parts
         assert ents[entity_id]["restricted"] is True
         assert ents[entity_id]["@type"] == "File"
-    assert ents["#restricted/data/raw/secret register.csv"]["accessNote"] == "Ask the data steward."
+    assert ents["#restricted/data/raw/secret%20register.csv"]["accessNote"] == "Ask the data steward."
     assert ents["#restricted/data/raw/other-secret.csv"]["accessNote"] == ""
     assert "restricted" not in ents["data/open.csv"]
     assert "data/open.csv" in root_parts and "outputs/counts.csv" in root_parts
@@ -237,7 +371,7 @@ def test_completed_run_has_status_times_in_utc_and_its_files():
     assert run["actionStatus"] == "http://schema.org/CompletedActionStatus"
     assert run["startTime"] == "2024-05-01T12:00:00+00:00"
     assert run["endTime"] == "2024-05-01T12:00:07+00:00"
-    assert set(_ids(run["object"])) == {"analysis.ipynb", "data/open.csv", "#restricted/data/raw/secret register.csv"}
+    assert set(_ids(run["object"])) == {"analysis.ipynb", "data/open.csv", "#restricted/data/raw/secret%20register.csv"}
     assert set(_ids(run["result"])) == {"analysis.ipynb", "outputs/counts.csv"}
     assert _ids(run["instrument"]) == ["https://ipython.org/"]
     assert _ids(run["containerImage"]) == ["#container-image"]
@@ -306,8 +440,9 @@ def test_container_image_points_at_the_recipe_and_lock():
     assert _ids(image["lockFile"]) == [LOCK]
 
 
-def test_built_metadata_satisfies_the_package_schema():
-    assert check_schema(_build()) == []
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_built_metadata_satisfies_the_package_schema(version):
+    assert check_schema(_build(crate_version=version)) == []
 
 
 def test_build_is_deterministic():

@@ -9,9 +9,9 @@ from repropack.export.lock import (
     InstalledDistribution,
     compute_lock,
     installed_from_report,
-    render_requirements_lock,
 )
 from repropack.model import LockedDistribution
+from repropack.model.lock import render_lock
 
 LINUX_PY311 = {
     "implementation_name": "cpython",
@@ -179,7 +179,7 @@ def test_local_flag_is_copied_and_rendered_as_a_comment():
     installed = [dist("mylib", "0.1.dev0", "numpy", local=True), dist("numpy", "2.0")]
 
     lock, _ = lock_of(installed, imported=["mylib"])
-    text = render_requirements_lock(lock, header="Pinned by test.\nSecond line.")
+    text = render_lock(lock, header="Pinned by test.\nSecond line.")
 
     assert [d.local for d in lock] == [True, False]
     assert text == (
@@ -198,9 +198,7 @@ def test_lock_and_text_do_not_depend_on_input_order():
 
     assert first_lock == second_lock
     assert names(first_lock) == ["alpha", "Mid", "zeta"]
-    assert render_requirements_lock(first_lock, header="h") == render_requirements_lock(
-        list(reversed(first_lock)), header="h"
-    )
+    assert render_lock(first_lock, header="h") == render_lock(list(reversed(first_lock)), header="h")
 
 
 def test_unparsable_requires_dist_is_skipped():

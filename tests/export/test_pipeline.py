@@ -14,6 +14,7 @@ from repropack.crate.check import check_package
 from repropack.crate.reader import open_package
 from repropack.errors import BadInput, CheckFailed
 from repropack.export import export_project
+from repropack.ui.inspect_view import describe_package
 from tests.conftest import git, write_notebook
 
 
@@ -163,7 +164,7 @@ def test_inspect_describes_runs_and_restricted_files(project, tmp_path):
     out = tmp_path / "pkg.zip"
     export_project(project, out, {"restrict": ("data/*.csv",)})
     with open_package(out) as pkg:
-        d = pkg.description()
+        d = describe_package(pkg.source, pkg.package, pkg.environment_hash)
     assert d["notebooks"] == ["analysis.ipynb"]
     assert [f["path"] for f in d["restricted"]] == ["data/input.csv"]
     assert d["runs"][0]["status"] == "CompletedActionStatus"

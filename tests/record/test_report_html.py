@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from repropack.config import ReplaySettings
 from repropack.export import export_project
-from repropack.model import OutputComparison, OutputStatus, Verdict
+from repropack.model import OutputComparison, OutputStatus, ReplayResult, Verdict
 from repropack.record.report_html import render_html_report
-from repropack.replay import ReplayOptions, ReplayResult, replay_package
+from repropack.replay import replay_package
 from tests.conftest import forge_recorded_file, isolate_user_dirs, make_project, write_notebook
 from tests.replay.test_pipeline import STOCHASTIC_FIGURE
 
@@ -44,21 +45,21 @@ def reports(docker_engine, tmp_path_factory) -> dict[str, Report]:
 
         study = make_project(base / "study")
         export_project(study, base / "pkg", {})
-        results["reproduced"] = replay_package(base / "pkg", ReplayOptions())
+        results["reproduced"] = replay_package(base / "pkg", ReplaySettings())
         forge_recorded_file(base / "pkg", "outputs/counts.csv", FORGED_CSV)
-        results["forged"] = replay_package(base / "pkg", ReplayOptions())
+        results["forged"] = replay_package(base / "pkg", ReplaySettings())
 
         figure_study = make_project(base / "figure-study")
         write_notebook(figure_study / "analysis.ipynb", STOCHASTIC_FIGURE)
         export_project(figure_study, base / "figure-pkg", {})
         results["figure"] = replay_package(
-            base / "figure-pkg", ReplayOptions(compare=("figure.png=image:threshold=0",))
+            base / "figure-pkg", ReplaySettings(compare=("figure.png=image:threshold=0",))
         )
 
         failing_study = make_project(base / "failing-study")
         write_notebook(failing_study / "analysis.ipynb", "x = 1\n1 / 0")
         export_project(failing_study, base / "failing-pkg", {"execute": False})
-        results["failed"] = replay_package(base / "failing-pkg", ReplayOptions())
+        results["failed"] = replay_package(base / "failing-pkg", ReplaySettings())
 
     expected = {
         "reproduced": Verdict.REPRODUCED,

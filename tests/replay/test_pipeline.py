@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from repropack.config import ReplaySettings, resolve_replay_settings
 from repropack.errors import BadInput
 from repropack.export import export_project
 from repropack.model import CauseKind, OutputStatus, Verdict
-from repropack.record.reporting import finish_replay
 from repropack.record.signing import verify_record
-from repropack.replay import ReplayOptions, replay_package
+from repropack.replay import replay_package
 from repropack.sandbox import SandboxLimits
 from tests.conftest import forge_recorded_file, write_notebook
 
@@ -29,7 +29,7 @@ def _export(project: Path, out: Path, **flags) -> Path:
 
 
 def _replay(package: Path, **options):
-    return replay_package(package, ReplayOptions(**options))
+    return replay_package(package, ReplaySettings(**options))
 
 
 def test_small_project_reproduces_in_a_container_with_no_network(project, tmp_path):
@@ -146,9 +146,7 @@ def test_record_is_signed_valid_and_tampering_is_caught(project, tmp_path):
     from repropack.record.keys import generate_key_pair
 
     pair = generate_key_pair(key_dir)
-    result = finish_replay(
-        _replay(package), record=tmp_path / "record", key=pair.private_path, html=tmp_path / "r.html"
-    )
+    result = _replay(package, record=tmp_path / "record", key=pair.private_path, report=tmp_path / "r.html")
     assert verify_record(result.record, pair.public_path).valid
     assert (tmp_path / "r.html").read_text().count("reproduced") >= 1
     saved = json.loads((result.record / "result.json").read_text())
@@ -160,20 +158,31 @@ def test_record_is_signed_valid_and_tampering_is_caught(project, tmp_path):
     assert any("result.json" in p for p in tampered.problems)
 
 
-def test_record_is_a_valid_process_run_crate_when_the_operator_is_configured(project, tmp_path, monkeypatch):
+@pytest.mark.parametrize("crate_version", ["1.1", "1.2"])
+def test_record_is_a_valid_process_run_crate_when_the_operator_is_configured(
+    project, tmp_path, monkeypatch, crate_version
+):
     from repropack.crate.profiles import validate_profiles
     from repropack.record.keys import generate_key_pair
 
     config = tmp_path / "config.toml"
     config.write_text(
+        f'[replay]\ncrate_version = "{crate_version}"\n'
         '[replay.operator]\nname = "Rita Reviewer"\norcid = "https://orcid.org/0000-0001-5109-3700"\n'
+        'email = "rita@governance.example.org"\n'
         'affiliation = { name = "Data Governance Office", url = "https://governance.example.org" }\n'
     )
     monkeypatch.setenv("REPROPACK_CONFIG", str(config))
     package = _export(project, tmp_path / "pkg")
     pair = generate_key_pair(tmp_path / "keys")
-    result = finish_replay(_replay(package), record=tmp_path / "record", key=pair.private_path, html=None)
-    assert validate_profiles(result.record) == []
+    resolved = resolve_replay_settings({"record": tmp_path / "record", "key": pair.private_path})
+    result = replay_package(package, resolved.values, sources=resolved.sources)
+    issues = validate_profiles(result.record)
+    if crate_version == "1.1":
+        assert issues == []
+    else:  # a ROR id and the organization's contact point are not configured; 44.2 is the 1.1 listing
+        assert [i for i in issues if i.severity == "REQUIRED" or i.profile == "process-run-crate-0.5"] == []
+        assert {i.check for i in issues} <= {"ro-crate-1.2_44.2", "ro-crate-1.2_89.0", "ro-crate-1.2_90.1"}
 
 
 def test_missing_base_image_names_the_command_that_builds_it(project, tmp_path):
@@ -301,3 +310,24 @@ def test_symlink_planted_by_a_notebook_is_never_followed_on_the_host(project, tm
     assert statuses["outputs/etc"] == (OutputStatus.UNEXPECTED, "symlink")
     assert result.verdict is Verdict.NOT_REPRODUCED
     assert "HOST-ONLY" not in json.dumps(result.as_dict())
+
+
+def test_replay_runs_from_plain_python_without_the_command_line(project, tmp_path):
+    """The pipeline takes typed settings: no click, no user config, a record written where asked."""
+    package = _export(project, tmp_path / "pkg")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from repropack.config import ReplaySettings\n"
+        "from repropack.model import Person\n"
+        "from repropack.replay import replay_package\n"
+        f"settings = ReplaySettings(record=Path({str(tmp_path / 'rec')!r}), operator=Person('Py Thon'))\n"
+        f"result = replay_package(Path({str(package)!r}), settings)\n"
+        "assert 'click' not in sys.modules, 'the CLI was imported'\n"
+        "print(result.verdict.value, result.record)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["reproduced", str(tmp_path / "rec")]
+    metadata = json.loads((tmp_path / "rec" / "ro-crate-metadata.json").read_text())
+    assert any(e.get("name") == "Py Thon" for e in metadata["@graph"])

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from repropack.config import ReplaySettings
 from repropack.export import export_project
 from repropack.model import OutputStatus, Verdict
-from repropack.replay import ReplayOptions, replay_package
+from repropack.replay import replay_package
 from repropack.sandbox import BACKENDS
 
 
 def test_local_backend_reproduces_and_reuses_its_virtualenv(project, tmp_path):
     package = tmp_path / "pkg"
     export_project(project, package, {})
-    first = replay_package(package, ReplayOptions(backend="local"))
+    first = replay_package(package, ReplaySettings(backend="local"))
     assert first.verdict is Verdict.REPRODUCED, first.cause
     assert {o.path: o.status for o in first.outputs}["outputs/counts.csv"] is OutputStatus.IDENTICAL
     assert "only the wall-clock timeout is enforced" in first.isolation
-    second = replay_package(package, ReplayOptions(backend="local"))
+    second = replay_package(package, ReplaySettings(backend="local"))
     assert second.image_reused is True and second.image == first.image
 
 

@@ -13,6 +13,8 @@ from rich.console import Console
 
 from repropack import __version__
 from repropack.errors import RepropackError
+from repropack.fs.names import shown
+from repropack.ui.text import literal
 
 _stderr = Console(stderr=True)
 
@@ -139,6 +141,7 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
       repropack export . --restrict 'data/raw/*.csv' --notebook analysis.ipynb
       SOURCE_DATE_EPOCH=1700000000 repropack export . --no-execute   # byte-identical zips
     """
+    from repropack.config import resolve_settings
     from repropack.export import export_project
     from repropack.ui.progress import RichProgress
 
@@ -157,18 +160,19 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
     ]
 
     def work():
+        settings = resolve_settings(_given(ctx, names), project)
         with RichProgress(_stderr) as progress:
-            return export_project(project, output, _given(ctx, names), progress)
+            return export_project(project, output, settings, progress)
 
     result = _run(work)
     for warning in result.warnings:
-        _stderr.print(f"[yellow]warning:[/yellow] {warning}")
+        _stderr.print(f"[yellow]warning:[/yellow] {literal(warning)}")
     if json_:
         _emit_json(result.summary())
     else:
         summary = result.summary()
         _stderr.print(
-            f"[green]wrote[/green] {summary['output']}: {len(summary['notebooks'])} notebook(s), "
+            f"[green]wrote[/green] {literal(summary['output'])}: {len(summary['notebooks'])} notebook(s), "
             f"{len(summary['inputs'])} input(s), {len(summary['outputs'])} output(s), "
             f"{len(summary['restricted'])} restricted, {summary['locked_distributions']} locked distributions"
         )
@@ -186,11 +190,11 @@ def inspect(package: Path, json_: bool) -> None:
       repropack inspect claims.crate.zip --json | jq '.files[] | select(.restricted)'
     """
     from repropack.crate.reader import open_package
-    from repropack.ui.inspect_view import render_inspection
+    from repropack.ui.inspect_view import describe_package, render_inspection
 
     def work():
         with open_package(package) as opened:
-            return opened.description()
+            return describe_package(opened.source, opened.package, opened.environment_hash)
 
     description = _run(work)
     if json_:
@@ -204,9 +208,13 @@ def inspect(package: Path, json_: bool) -> None:
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout.")
 def check(package: Path, json_: bool) -> None:
     """Check a package: every hash, the repropack JSON Schema, and the official
-    roc-validator for ro-crate-1.1 and process-run-crate-0.5, run offline.
+    roc-validator for its RO-Crate version (1.1, 1.2 or 1.3) and
+    process-run-crate-0.5, run offline.
 
     Exit 0 when valid, 1 when not, with each problem on its own line.
+    Recommendations that only need a fact nobody gave (a ROR id, a contact
+    point) are printed as advice naming the setting that supplies it; they do
+    not make a package invalid.
 
     \b
     Example:
@@ -219,9 +227,11 @@ def check(package: Path, json_: bool) -> None:
         _emit_json(report.as_dict())
     else:
         for problem in report.problems:
-            click.echo(f"{problem.kind}: {problem.message}")
+            click.echo(f"{problem.kind}: {shown(problem.message)}")
+        for advice in report.advice:
+            _stderr.print(f"advice: {literal(str(advice))}")
         verdict = "valid" if report.valid else f"invalid ({len(report.problems)} problem(s))"
-        _stderr.print(f"{package}: {verdict}; {report.files_checked} file hashes checked")
+        _stderr.print(f"{literal(package)}: {verdict}; {report.files_checked} file hashes checked")
     sys.exit(0 if report.valid else 1)
 
 
@@ -235,11 +245,42 @@ def _parse_inputs(values: tuple[str, ...]) -> dict[str, Path]:
     return parsed
 
 
+class _RegisteredBackends(click.Choice):
+    """The --backend choices: the registered backends (plugins included), looked up only when
+    the option is parsed or its help shown, so other commands never import the Docker SDK."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        from repropack.sandbox import BACKENDS
+
+        return tuple(BACKENDS.names())
+
+    @choices.setter
+    def choices(self, _ignored: Any) -> None:
+        pass  # the registry is the list
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value not in self.choices:  # a plugin that failed to load: say why, not just "not one of"
+            from repropack.errors import CannotRun
+            from repropack.sandbox import BACKENDS
+
+            try:
+                BACKENDS.get(value)
+            except CannotRun as error:
+                self.fail(str(error), param, ctx)
+            except RepropackError:
+                pass
+        return super().convert(value, param, ctx)
+
+
 @main.command()
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option(
     "--backend",
-    type=click.Choice(["docker", "local"]),
+    type=_RegisteredBackends(),
     help="Where to run: a locked-down container, or a cached virtualenv (weaker isolation) where there is no engine.",
 )
 @click.option("--base-image", help="Base image to build on (default: the one recorded in the package).")
@@ -320,46 +361,38 @@ def replay(
       repropack replay pkg.zip --offline --json
       repropack replay pkg.zip --compare 'outputs/*.png=image:threshold=0.02' --report report.html
     """
-    from repropack.config import user_config
-    from repropack.record.reporting import finish_replay
-    from repropack.replay import ReplayOptions, replay_package, replay_settings
-    from repropack.sandbox import SandboxLimits
+    from repropack.config import resolve_replay_settings
+    from repropack.replay import replay_package
     from repropack.ui.progress import RichProgress
+    from repropack.ui.terminal import render_replay
 
-    def user_replay_table() -> dict:
-        table = user_config().get("replay", {})
-        return table if isinstance(table, dict) else {}
-
-    chosen = _run(
-        lambda: replay_settings(
-            {"backend": backend, "timeout": timeout, "memory": memory, "base_image": base_image}, user_replay_table()
-        )
-    )
-    options = ReplayOptions(
-        backend=chosen["backend"],
-        base_image=chosen["base_image"],
-        ca_bundle=ca_bundle,
-        offline=offline,
-        inputs=_parse_inputs(inputs),
-        inputs_dir=inputs_dir,
-        limits=SandboxLimits(timeout=chosen["timeout"], memory=chosen["memory"]),
-        compare=compare,
-        keep=keep,
-    )
+    flags = {
+        "backend": backend,
+        "base_image": base_image,
+        "ca_bundle": ca_bundle,
+        "offline": offline or None,
+        "inputs": _parse_inputs(inputs) or None,
+        "inputs_dir": inputs_dir,
+        "timeout": timeout,
+        "memory": memory,
+        "compare": compare or None,
+        "keep": keep or None,
+        "record": record,
+        "key": key,
+        "report": report,
+    }
+    resolved = _run(lambda: resolve_replay_settings(flags))
 
     def work():
         with RichProgress(_stderr) as progress:
-            result = replay_package(package, options, progress)
-        return finish_replay(result, record=record, key=key, html=report)
+            return replay_package(package, resolved.values, progress, sources=resolved.sources)
 
     result = _run(work)
     if json_:
         _emit_json(result.as_dict())
     else:
-        from repropack.ui.terminal import render_replay
-
         render_replay(_stderr, result)
-    sys.exit({"reproduced": 0, "not_reproduced": 1, "failed": 3}[result.verdict.value])
+    sys.exit(result.verdict.exit_code)
 
 
 @main.command("verify-record")
@@ -387,7 +420,9 @@ def verify_record_command(record: Path, key: Path | None, json_: bool) -> None:
     else:
         for problem in result.problems:
             click.echo(problem)
-        _stderr.print(f"{record}: {'valid' if result.valid else 'TAMPERED'}; signed by {result.key_id}")
+        _stderr.print(
+            f"{literal(record)}: {'valid' if result.valid else 'TAMPERED'}; signed by {literal(result.key_id)}"
+        )
     sys.exit(0 if result.valid else 1)
 
 

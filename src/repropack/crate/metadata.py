@@ -1,9 +1,17 @@
-"""Package model -> RO-Crate 1.1 metadata with the Process Run Crate 0.5 profile.
+"""Package model -> RO-Crate metadata (1.2 by default, 1.1 on request) with the Process Run Crate 0.5 profile.
 
-Entities are built with the ``rocrate`` library; the result is returned as a
-JSON-able dict so the writer controls the bytes (deterministic zips). Terms of
-our own come from ``schemas/repropack-context.jsonld`` and are inlined in the
-crate's ``@context`` so that no validator has to fetch them.
+Entities are built with the ``rocrate`` library (0.16 writes the 1.1 and 1.2
+contexts and descriptors itself); the result is returned as a JSON-able dict so
+the writer controls the bytes (deterministic zips). Terms of our own come from
+``schemas/repropack-context.jsonld`` and are inlined in the crate's
+``@context`` so that no validator has to fetch them.
+
+Every fact written is one repropack knows: what it cannot know (a ROR id, a
+contact point) is left out, and ``repropack check`` names the setting that
+supplies it. ``crate.versions`` explains why a 1.2 descriptor also names 1.1.
+The helpers below (``new_crate``, ``conform_to_process_run_crate``,
+``add_license``, ``add_person``, ``generate``) are shared with the governed-run
+record, which is a crate of the same shape.
 """
 
 from __future__ import annotations
@@ -14,14 +22,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rocrate.model.contextentity import ContextEntity
+from rocrate.model.data_entity import DataEntity
 from rocrate.model.person import Person as CratePerson
 from rocrate.rocrate import ROCrate
 
-from repropack.model import FileRecord, NotebookRun, Organization, Package, Person, RunStatus, layout
+from repropack.crate import versions
+from repropack.crate.versions import PROCESS_RUN_CRATE
+from repropack.model import FileRecord, FileRole, NotebookRun, Organization, Package, Person, RunStatus, layout
 from repropack.resources import schema_path
 
 WORKFLOW_RUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
-PROCESS_RUN_CRATE = "https://w3id.org/ro/wfrun/process/0.5"
 DOCKER_IMAGE_TYPE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
 CONTAINER_IMAGE_ID = "#container-image"
 KERNEL_APP_ID = "https://ipython.org/"
@@ -52,26 +62,131 @@ def license_id(license: str) -> str:
     return license if re.match(r"https?://", license) else f"https://spdx.org/licenses/{license}"
 
 
-def _organization(crate: ROCrate, org: Organization) -> ContextEntity:
+def new_crate(crate_version: str) -> ROCrate:
+    """An empty crate of ``crate_version`` with the workflow-run context and our own terms."""
+    crate = ROCrate(version=versions.writable(crate_version))
+    crate.metadata.extra_contexts.append(WORKFLOW_RUN_CONTEXT)
+    crate.metadata.extra_terms = own_terms()
+    return crate
+
+
+def conform_to_process_run_crate(crate: ROCrate) -> ContextEntity:
+    """Declare the Process Run Crate profile on the root; from 1.2 on, its entity is a ``Profile``."""
+    profile = crate.add(
+        ContextEntity(
+            crate,
+            PROCESS_RUN_CRATE,
+            properties={
+                "@type": "CreativeWork" if crate.version == "1.1" else ["CreativeWork", "Profile"],
+                "name": "Process Run Crate",
+                "version": "0.5",
+                "description": "Profile of RO-Crate for describing the execution of computational processes.",
+            },
+        )
+    )
+    crate.root_dataset["conformsTo"] = profile
+    return profile
+
+
+def add_license(crate: ROCrate, license: str) -> ContextEntity:
+    """The license as a contextual entity: an SPDX URL for an SPDX identifier."""
+    url = license_id(license)
+    if url == license:
+        description = f"The license whose text is at {url}."
+    else:
+        description = f"The license with SPDX identifier {license}; its text is at {url}.html."
+    return crate.add(
+        ContextEntity(
+            crate,
+            url,
+            properties={"@type": "CreativeWork", "name": license, "identifier": license, "description": description},
+        )
+    )
+
+
+def _contact_point(crate: ROCrate, email: str, whose: str) -> ContextEntity:
+    return crate.add(
+        ContextEntity(
+            crate,
+            f"mailto:{email}",
+            properties={"@type": "ContactPoint", "name": f"Email address of {whose}", "email": email},
+        )
+    )
+
+
+def add_organization(crate: ROCrate, org: Organization) -> ContextEntity:
+    """An Organization: its ROR id as @id when known, else its url, else a local id."""
+    ror, email = org.ror, org.email
     props: dict[str, Any] = {"@type": "Organization", "name": org.name}
     if org.url:
         props["url"] = org.url
-    return crate.add(ContextEntity(crate, org.url or f"#org-{_slug(org.name)}", properties=props))
-
-
-def _person(crate: ROCrate, person: Person) -> CratePerson:
-    props: dict[str, Any] = {"name": person.name}
-    if person.email:
-        props["email"] = person.email
-    entity = crate.add(CratePerson(crate, person.identifier or f"#person-{_slug(person.name)}", properties=props))
-    if person.affiliation:
-        entity["affiliation"] = _organization(crate, person.affiliation)
+    entity = crate.add(ContextEntity(crate, ror or org.url or f"#org-{_slug(org.name)}", properties=props))
+    if email:
+        entity["contactPoint"] = _contact_point(crate, email, org.name)
     return entity
 
 
-def _file_properties(record: FileRecord) -> dict[str, Any]:
+def add_person(crate: ROCrate, person: Person, default_id: str | None = None) -> CratePerson:
+    """A Person with what is known of them: identifier (as @id), email (and contact point), affiliation."""
+    props: dict[str, Any] = {"name": person.name}
+    if person.email:
+        props["email"] = person.email
+    entity = crate.add(
+        CratePerson(crate, person.identifier or default_id or f"#person-{_slug(person.name)}", properties=props)
+    )
+    if person.email:
+        entity["contactPoint"] = _contact_point(crate, person.email, person.name)
+    if person.affiliation:
+        entity["affiliation"] = add_organization(crate, person.affiliation)
+    return entity
+
+
+def generate(crate: ROCrate) -> dict:
+    """The crate's JSON-LD, with the descriptor naming its specification(s) and singletons collapsed."""
+    crate.metadata["conformsTo"] = [{"@id": uri} for uri in versions.descriptor_conforms_to(crate.version)]
+    return collapse_singletons(crate.metadata.generate())
+
+
+_SUPPORT_DESCRIPTIONS = {
+    layout.DOCKERFILE: "Dockerfile, rendered by repropack, that rebuilds the notebooks' environment at replay.",
+    layout.LOCK: "Pinned requirements of the kernel's environment, installed by the Dockerfile.",
+    layout.SETTINGS: "The export settings, each with the layer it came from (flag, project, user or default).",
+    layout.CAPTURE: "Audit log of what repropack observed while executing the notebooks.",
+    layout.CA_BUNDLE: "Placeholder for a CA bundle: a replay that needs one supplies it here.",
+}
+
+
+def _file_description(record: FileRecord, runs_by_file: dict[str, list[str]], executed: set[str]) -> str:
+    """True sentences about why the file is in the package."""
+    by = ", ".join(runs_by_file.get(record.path, ()))
+    if record.restricted:
+        kind = {FileRole.INPUT: "input", FileRole.OUTPUT: "output"}.get(record.role, "file")
+        read = f" Read by {by}." if by and record.role is FileRole.INPUT else ""
+        return f"Restricted {kind}: described here, its bytes are not in the package.{read}"
+    if record.role is FileRole.NOTEBOOK:
+        if record.path in executed:
+            return f"Notebook {record.path} as repropack executed it at export, with the outputs of that run."
+        return f"Notebook {record.path} with its saved outputs; it was not executed at export."
+    if record.role is FileRole.INPUT:
+        return f"Input read by {by}." if by else "Input of the notebook runs."
+    if record.role is FileRole.OUTPUT:
+        return f"Output written by {by}." if by else "Output of the notebook runs."
+    if record.role is FileRole.SUPPORT:
+        if record.path in _SUPPORT_DESCRIPTIONS:
+            return _SUPPORT_DESCRIPTIONS[record.path]
+        if record.path.startswith(layout.ENV_COPIES + "/"):
+            original = record.path[len(layout.ENV_COPIES) + 1 :]
+            return f"Copy of the project's environment file {original}, as repropack read it."
+        if record.path.startswith(layout.WHEELHOUSE + "/"):
+            return "Wheel of a locked distribution, so the environment can be rebuilt without an index."
+        return "repropack's own material for rebuilding and replaying the package."
+    return "Project file packaged as it was at export; no notebook run read or wrote it."
+
+
+def _file_properties(record: FileRecord, description: str, crate_version: str) -> dict[str, Any]:
     props: dict[str, Any] = {
         "name": record.path.rsplit("/", 1)[-1],
+        "description": description,
         "sha256": record.sha256,
         "contentSize": str(record.size),
         "encodingFormat": record.encoding_format,
@@ -80,7 +195,9 @@ def _file_properties(record: FileRecord) -> dict[str, Any]:
     if record.restricted:
         props["restricted"] = True
         props["accessNote"] = record.access_note or ""
-        props["description"] = "Restricted input: described here, its bytes are not in the package."
+        if crate_version != "1.1":  # the term is new in RO-Crate 1.2
+            # A deliberately absent file with a local id says where it belongs.
+            props["localPath"] = record.path
     return props
 
 
@@ -123,51 +240,50 @@ def collapse_singletons(value: Any) -> Any:
 
 
 def build_metadata(
-    package: Package, *, dockerfile_path: str, lock_path: str, settings_path: str, env_hash: str
+    package: Package,
+    *,
+    dockerfile_path: str,
+    lock_path: str,
+    settings_path: str,
+    env_hash: str,
+    crate_version: str = versions.DEFAULT,
 ) -> dict:
-    """The ``ro-crate-metadata.json`` document for ``package``."""
+    """The ``ro-crate-metadata.json`` document for ``package``, as RO-Crate ``crate_version`` ("1.2" or "1.1")."""
     meta = package.metadata
-    crate = ROCrate(version="1.1")
-    crate.metadata.extra_contexts.append(WORKFLOW_RUN_CONTEXT)
-    crate.metadata.extra_terms = own_terms()
+    crate = new_crate(crate_version)
     root = crate.root_dataset
     root["name"] = meta.title
     root["description"] = meta.description
     root["datePublished"] = iso8601(meta.date_published)
-    root["conformsTo"] = crate.add(
-        ContextEntity(
-            crate,
-            PROCESS_RUN_CRATE,
-            properties={"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"},
-        )
-    )
+    conform_to_process_run_crate(crate)
     if meta.license:
-        root["license"] = crate.add(
-            ContextEntity(
-                crate,
-                license_id(meta.license),
-                properties={"@type": "CreativeWork", "name": meta.license, "identifier": meta.license},
-            )
-        )
+        root["license"] = add_license(crate, meta.license)
     if meta.keywords:
         root["keywords"] = list(meta.keywords)
-    authors = [_person(crate, a) for a in meta.authors]
+    authors = [add_person(crate, a) for a in meta.authors]
     if authors:
         root["author"] = authors
     if meta.publisher:
-        root["publisher"] = _organization(crate, meta.publisher)
+        root["publisher"] = add_organization(crate, meta.publisher)
 
+    executed = [run for run in package.runs if run.status is not RunStatus.NOT_EXECUTED]
+    runs_by_file: dict[str, list[str]] = {}
+    for run in executed:
+        for path in {*run.inputs, *run.outputs}:
+            runs_by_file.setdefault(path, []).append(run.notebook)
+    executed_notebooks = {run.notebook for run in executed}
     files = {}
     for record in sorted(package.files, key=lambda r: r.path):
-        if record.restricted:
-            # add_file would percent-encode the fragment id, so add it as a plain entity.
+        props = _file_properties(record, _file_description(record, runs_by_file, executed_notebooks), crate.version)
+        # Every id comes from layout.entity_id (add_file would percent-encode non-ASCII and the fragment).
+        if record.restricted:  # a context entity: not put in hasPart here, appended below
             entity = crate.add(
-                ContextEntity(
-                    crate, layout.entity_id(record.path, True), properties={"@type": "File", **_file_properties(record)}
-                )
+                ContextEntity(crate, layout.entity_id(record.path, True), properties={"@type": "File", **props})
             )
-        else:
-            entity = crate.add_file(dest_path=record.path, properties=_file_properties(record))
+        else:  # a data entity: crate.add puts it in the root's hasPart, as add_file did
+            entity = crate.add(
+                DataEntity(crate, layout.entity_id(record.path, False), properties={"@type": "File", **props})
+            )
         files[record.path] = entity
     restricted = [files[r.path] for r in package.files if r.restricted]
     if restricted:
@@ -179,7 +295,8 @@ def build_metadata(
             crate,
             CONTAINER_IMAGE_ID,
             properties={
-                "@type": "ContainerImage",
+                # CreativeWork: the schema.org type RO-Crate 1.2 asks every entity to have.
+                "@type": ["ContainerImage", "CreativeWork"],
                 "additionalType": {"@id": DOCKER_IMAGE_TYPE},
                 "name": "repropack/env",
                 "tag": env_hash[:16],
@@ -192,29 +309,31 @@ def build_metadata(
     )
     image["buildRecipe"] = files[dockerfile_path]
     image["lockFile"] = files[lock_path]
-    kernel_version = next((d.version for d in env.lock if d.name.lower() == "ipykernel"), env.python_version)
-    app = crate.add(
-        ContextEntity(
-            crate,
-            KERNEL_APP_ID,
-            properties={
-                "@type": "SoftwareApplication",
-                "name": "IPython kernel",
-                "url": KERNEL_APP_ID,
-                "softwareVersion": kernel_version,
-                "description": f"The Jupyter kernel that executed the notebooks, on {env.implementation} {env.python_version}.",
-            },
-        )
-    )
-    agent = _person(crate, package.agent) if package.agent else (authors[0] if authors else None)
     # A notebook packaged with --no-execute did not run: there is no action to describe.
-    actions = [
-        _run_action(crate, i, run, files, agent, image, app)
-        for i, run in enumerate(package.runs, start=1)
-        if run.status is not RunStatus.NOT_EXECUTED
-    ]
-    if actions:
-        root["mentions"] = actions
+    numbered = [(i, run) for i, run in enumerate(package.runs, start=1) if run.status is not RunStatus.NOT_EXECUTED]
+    if numbered:
+        kernel_version = next((d.version for d in env.lock if d.name.lower() == "ipykernel"), env.python_version)
+        app = crate.add(
+            ContextEntity(
+                crate,
+                KERNEL_APP_ID,
+                properties={
+                    "@type": "SoftwareApplication",
+                    "name": "IPython kernel",
+                    "url": KERNEL_APP_ID,
+                    # RO-Crate 1.2 requires ``version``; Process Run Crate wants it or softwareVersion, not both.
+                    "version": kernel_version,
+                    "description": (
+                        f"The Jupyter kernel that executed the notebooks, on {env.implementation} {env.python_version}."
+                    ),
+                },
+            )
+        )
+        agent = add_person(crate, package.agent) if package.agent else (authors[0] if authors else None)
+        root["mentions"] = [_run_action(crate, i, run, files, agent, image, app) for i, run in numbered]
+    else:
+        # Nothing ran, so no action names the image a replay builds: the root does (no entity is left dangling).
+        root["mentions"] = image
     tool = crate.add(
         ContextEntity(
             crate,
@@ -223,7 +342,7 @@ def build_metadata(
                 "@type": "SoftwareApplication",
                 "name": "repropack",
                 "url": REPROPACK_APP_ID,
-                "softwareVersion": package.tool_version,
+                **({"version": package.tool_version} if package.tool_version else {}),
             },
         )
     )
@@ -244,4 +363,4 @@ def build_metadata(
             props["gitChangedPaths"] = list(git.changed_paths)
         root["isBasedOn"] = crate.add(ContextEntity(crate, "#git", properties=props))
     crate.metadata["creator"] = tool
-    return collapse_singletons(crate.metadata.generate())
+    return generate(crate)

@@ -5,11 +5,17 @@ and has an offline mode that serves only from that cache. We build a private
 cache in a temporary folder, filled from ``schemas/contexts/`` through a
 transport adapter (no network is touched), and validate offline against it.
 A context that was not in the cache is reported as a problem, never skipped.
+
+Each crate is checked against the profiles of its own RO-Crate version
+(``ro-crate-1.1``, ``-1.2`` or ``-1.3``, all in roc-validator 0.13) plus
+``process-run-crate-0.5``; the RO-Crate 1.1, 1.2 and 1.3 contexts and the
+workflow-run context are bundled.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import tempfile
 from dataclasses import dataclass
@@ -19,13 +25,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.response import HTTPResponse
 
+from repropack.crate.versions import crate_version_of, validator_profiles
+from repropack.model import layout
 from repropack.resources import data_dir
-
-PROFILES = ("ro-crate-1.1", "process-run-crate-0.5")
 
 #: URL the validator asks for -> bundled copy under schemas/contexts/.
 BUNDLED_CONTEXTS = {
     "https://w3id.org/ro/crate/1.1/context": "ro-crate-1.1-context.jsonld",
+    "https://w3id.org/ro/crate/1.2/context": "ro-crate-1.2-context.jsonld",
+    "https://w3id.org/ro/crate/1.3/context": "ro-crate-1.3-context.jsonld",
     "https://w3id.org/ro/terms/workflow-run/context": "workflow-run-context.jsonld",
 }
 # The exact header roc-validator's JSON-LD loader sends; the cache key includes it.
@@ -84,9 +92,21 @@ def _drain_validator_log() -> str:
     return text
 
 
-def validate_profiles(root: Path, profiles: tuple[str, ...] = PROFILES) -> list[ProfileIssue]:
-    """Every REQUIRED and RECOMMENDED issue roc-validator finds in the crate at ``root``."""
+def profiles_for(root: Path) -> tuple[str, ...]:
+    """The profiles the crate at ``root`` is checked against, chosen by its RO-Crate version."""
+    metadata = json.loads((root / layout.METADATA).read_text(encoding="utf-8"))
+    return validator_profiles(crate_version_of(metadata))
+
+
+def validate_profiles(root: Path, profiles: tuple[str, ...] | None = None) -> list[ProfileIssue]:
+    """Every REQUIRED and RECOMMENDED issue roc-validator finds in the crate at ``root``.
+
+    ``profiles`` None means those of the crate's RO-Crate version (``profiles_for``).
+    """
     from rocrate_validator import services
+
+    if profiles is None:
+        profiles = profiles_for(root)
 
     issues: list[ProfileIssue] = []
     with tempfile.TemporaryDirectory(prefix="repropack-validator-") as tmp:

@@ -1,23 +1,52 @@
-"""Open a package (folder or zip) and read its metadata back into plain facts.
+"""Open a package (folder or zip) and read it back into the typed model export wrote.
 
-A zip is untrusted input: it is extracted with ``archive.safe_extract`` into a
-temporary folder that lives as long as the ``with`` block.
+A zip is untrusted input: it is extracted with ``fs.archive.safe_extract`` into
+a temporary folder that lives as long as the ``with`` block. Every JSON-LD
+shape is read here and nowhere else: callers get ``repropack.model`` types.
+Entities the reader cannot type (a size that is not a whole number, an unknown
+file role) are left out of the model and listed in ``OpenedPackage.problems``,
+so ``check`` reports them and ``replay`` refuses the package.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from repropack.crate.metadata import CONTAINER_IMAGE_ID, REPROPACK_APP_ID
+from repropack.crate.versions import crate_version_of
+from repropack.environment.dockerfile import environment_hash
 from repropack.errors import BadInput
 from repropack.fs.archive import safe_extract
-from repropack.model import layout
+from repropack.model import (
+    Environment,
+    FileRecord,
+    FileRole,
+    GitProvenance,
+    LocalPackage,
+    NotebookRun,
+    Organization,
+    Package,
+    PackageMetadata,
+    Person,
+    RunStatus,
+    layout,
+)
+from repropack.model.lock import parse_lock
+
+_RUN_STATUS = {
+    "CompletedActionStatus": RunStatus.COMPLETED,
+    "FailedActionStatus": RunStatus.FAILED,
+}
+_SPDX_PREFIX = "https://spdx.org/licenses/"
 
 
 def _as_list(value: Any) -> list:
@@ -30,6 +59,10 @@ def _ref(value: Any) -> str | None:
     return value.get("@id") if isinstance(value, dict) else None
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _size(value: Any) -> int | None:
     """A recorded contentSize as an int, None when it is not a whole number."""
     if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).isdigit():
@@ -37,13 +70,29 @@ def _size(value: Any) -> int | None:
     return None
 
 
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _types(entity: dict) -> set[str]:
     return {t for t in _as_list(entity.get("@type")) if isinstance(t, str)}
 
 
+@dataclass(frozen=True)
+class ReadProblem:
+    """An entity the reader could not turn into the model; ``kind`` as ``check`` reports it."""
+
+    path: str  # the package path the entity describes
+    kind: str  # "schema"
+    message: str
+
+
 @dataclass
 class OpenedPackage:
-    """A package on disk with its parsed metadata."""
+    """A package on disk: its raw metadata (for validators) and the typed model read from it."""
 
     root: Path
     metadata: dict
@@ -51,94 +100,202 @@ class OpenedPackage:
 
     @cached_property
     def entities(self) -> dict[str, dict]:
-        """Entities by @id, built once: runs() and description() look them up per file."""
+        """Entities by @id, built once."""
         return {
             e["@id"]: e
             for e in self.metadata.get("@graph", [])
             if isinstance(e, dict) and isinstance(e.get("@id"), str)
         }
 
-    @property
-    def root_entity(self) -> dict:
-        return self.entities.get("./", {})
+    @cached_property
+    def metadata_sha256(self) -> str:
+        return hashlib.sha256((self.root / layout.METADATA).read_bytes()).hexdigest()
 
-    def files(self) -> list[dict]:
-        """Every File entity with a sha256: path, size, sha256, role, restricted."""
-        out = []
-        for entity in self.entities.values():
-            if "File" in _types(entity) and "sha256" in entity:
-                out.append(
-                    {
-                        "path": layout.path_of_entity(entity["@id"]),
-                        "size": _size(entity.get("contentSize")),
-                        "sha256": entity["sha256"],
-                        "encoding_format": entity.get("encodingFormat"),
-                        "role": entity.get("fileRole"),
-                        "restricted": bool(entity.get("restricted", False)),
-                        "access_note": entity.get("accessNote"),
-                    }
-                )
-        return sorted(out, key=lambda f: f["path"])
-
-    def runs(self) -> list[dict]:
-        out = []
-        for ref in _as_list(self.root_entity.get("mentions")):
-            action = self.entities.get(_ref(ref) or "", {})
-            if "CreateAction" not in _types(action):
-                continue
-            objects = [self.entities.get(_ref(o) or "", {}) for o in _as_list(action.get("object"))]
-            notebook = next((o["@id"] for o in objects if o.get("fileRole") == "notebook"), None)
-            out.append(
-                {
-                    "notebook": notebook,
-                    "name": action.get("name"),
-                    "status": str(action.get("actionStatus") or "not executed").rsplit("/", 1)[-1],
-                    "kernel": action.get("kernelName"),
-                    "start_time": action.get("startTime"),
-                    "end_time": action.get("endTime"),
-                    "inputs": sorted(layout.path_of_entity(_ref(o) or "") for o in _as_list(action.get("object"))),
-                    "outputs": sorted(layout.path_of_entity(_ref(o) or "") for o in _as_list(action.get("result"))),
-                    "error": action.get("error"),
-                }
-            )
-        return out
+    @cached_property
+    def environment_hash(self) -> str:
+        """Computed from the Dockerfile and lock bytes, never read from the metadata: an image
+        cache keyed by it must never serve an image built from a different lock."""
+        return environment_hash(self.read_text(layout.DOCKERFILE) or "", self.read_text(layout.LOCK) or "")
 
     def read_text(self, package_path: str) -> str | None:
+        """A regular file of the package as text, None when absent (a symlink counts as absent)."""
         path = self.root / package_path
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+        if path.is_symlink() or not path.is_file():
+            return None
+        return path.read_text(encoding="utf-8")
 
-    def description(self) -> dict:
-        """What ``repropack inspect --json`` prints."""
-        root = self.root_entity
-        files = self.files()
-        image = self.entities.get("#container-image", {})
-        lock = self.read_text(layout.LOCK) or ""
-        git = self.entities.get(_ref(root.get("isBasedOn")) or "", {})
-        return {
-            "package": str(self.source),
-            "title": root.get("name"),
-            "description": root.get("description"),
-            "license": _ref(root.get("license")),
-            "date_published": root.get("datePublished"),
-            "authors": [self.entities.get(_ref(a) or "", {}).get("name") for a in _as_list(root.get("author"))],
-            "notebooks": [f["path"] for f in files if f["role"] == "notebook"],
-            "files": files,
-            "restricted": [f for f in files if f["restricted"]],
-            "runs": self.runs(),
-            "environment": {
-                "python_version": image.get("pythonVersion"),
-                "environment_hash": image.get("environmentHash"),
-                "lock": [line for line in lock.splitlines() if line and not line.startswith("#")],
-            },
-            "git": {
-                "commit": git.get("version"),
-                "branch": git.get("gitBranch"),
-                "remote": git.get("codeRepository"),
-                "dirty": git.get("gitDirty"),
-            }
-            if git
-            else None,
-        }
+    def _json_file(self, package_path: str) -> dict:
+        text = self.read_text(package_path)
+        if text is None:
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise BadInput(f"{self.source}: {package_path} is not valid JSON") from None
+        return data if isinstance(data, dict) else {}
+
+    @cached_property
+    def _files_and_problems(self) -> tuple[tuple[FileRecord, ...], tuple[ReadProblem, ...]]:
+        records, problems = [], []
+        for entity in self.entities.values():
+            if "File" not in _types(entity) or "sha256" not in entity:
+                continue
+            path = layout.path_of_entity(entity["@id"])
+            size = _size(entity.get("contentSize"))
+            if size is None:
+                problems.append(ReadProblem(path, "schema", f"{path}: contentSize is not a whole number of bytes"))
+                continue
+            try:
+                role = FileRole(entity.get("fileRole"))
+            except ValueError:
+                problems.append(ReadProblem(path, "schema", f"{path}: unknown file role {entity.get('fileRole')!r}"))
+                continue
+            records.append(
+                FileRecord(
+                    path=path,
+                    sha256=str(entity["sha256"]),
+                    size=size,
+                    encoding_format=_text(entity.get("encodingFormat")) or "",
+                    role=role,
+                    restricted=entity.get("restricted") is True,
+                    access_note=_text(entity.get("accessNote")),
+                )
+            )
+        return tuple(sorted(records, key=lambda r: r.path)), tuple(problems)
+
+    @property
+    def problems(self) -> tuple[ReadProblem, ...]:
+        return self._files_and_problems[1]
+
+    @cached_property
+    def package(self) -> Package:
+        """The package as the model: metadata, files, runs, environment, git, settings, capture facts."""
+        capture = self._json_file(layout.CAPTURE)
+        settings = self._json_file(layout.SETTINGS)
+        return Package(
+            metadata=self._package_metadata(),
+            files=self._files_and_problems[0],
+            runs=self._runs(),
+            environment=self._environment(capture),
+            git=self._git(),
+            settings={k: v for k, v in settings.items() if isinstance(v, dict)},
+            agent=None,
+            tool_version=self._tool_version(),
+            empty_folders=tuple(f for f in capture.get("empty_folders", []) if isinstance(f, str)),
+            local_packages=tuple(
+                LocalPackage(str(entry["name"]), entry["path"])
+                for entry in capture.get("local_packages", [])
+                if isinstance(entry, dict) and isinstance(entry.get("path"), str) and entry.get("name")
+            ),
+        )
+
+    # --- the parts of the model -----------------------------------------------------------
+
+    def _tool_version(self) -> str:
+        app = self.entities.get(REPROPACK_APP_ID, {})
+        return _text(app.get("version")) or _text(app.get("softwareVersion")) or ""
+
+    @property
+    def _root(self) -> dict:
+        return self.entities.get("./", {})
+
+    def _entity(self, value: Any) -> dict:
+        return self.entities.get(_ref(value) or "", {})
+
+    def _organization(self, value: Any) -> Organization | None:
+        entity = self._entity(value)
+        name = _text(entity.get("name"))
+        if not name:
+            return None
+        ror = entity["@id"] if entity["@id"].startswith("https://ror.org/") else None
+        email = _text(self._entity(entity.get("contactPoint")).get("email"))
+        return Organization(name, _text(entity.get("url")), ror, email)
+
+    def _person(self, value: Any) -> Person | None:
+        entity = self._entity(value)
+        name = _text(entity.get("name"))
+        if not name:
+            return None
+        identifier = entity["@id"] if not entity["@id"].startswith("#") else None
+        return Person(name, self._organization(entity.get("affiliation")), identifier, _text(entity.get("email")))
+
+    def _package_metadata(self) -> PackageMetadata:
+        root = self._root
+        license_entity = self._entity(root.get("license"))
+        license_id = _text(license_entity.get("identifier")) or (
+            (_ref(root.get("license")) or "").removeprefix(_SPDX_PREFIX) or None
+        )
+        keywords = root.get("keywords")
+        if isinstance(keywords, str):
+            keywords = [k.strip() for k in keywords.split(",") if k.strip()]
+        return PackageMetadata(
+            title=_text(root.get("name")) or self.source.name,
+            description=_text(root.get("description")) or "",
+            license=license_id,
+            authors=tuple(p for p in map(self._person, _as_list(root.get("author"))) if p),
+            publisher=self._organization(root.get("publisher")),
+            date_published=_moment(root.get("datePublished")) or datetime.fromtimestamp(0).astimezone(),
+            keywords=tuple(k for k in _as_list(keywords) if isinstance(k, str)),
+        )
+
+    def _runs(self) -> tuple[NotebookRun, ...]:
+        runs = []
+        for ref in _as_list(self._root.get("mentions")):
+            action = self._entity(ref)
+            if "CreateAction" not in _types(action):
+                continue
+            objects = [_ref(o) or "" for o in _as_list(action.get("object"))]
+            notebook = next((o for o in objects if self.entities.get(o, {}).get("fileRole") == "notebook"), None)
+            if notebook is None:
+                continue
+            notebook_path = layout.path_of_entity(notebook)
+            status = str(action.get("actionStatus") or "").rsplit("/", 1)[-1]
+            error = _text(action.get("error"))
+            runs.append(
+                NotebookRun(
+                    notebook=notebook_path,
+                    kernel_name=_text(action.get("kernelName")) or "",
+                    kernel_display_name="",
+                    status=_RUN_STATUS.get(status, RunStatus.FAILED),
+                    start_time=_moment(action.get("startTime")),
+                    end_time=_moment(action.get("endTime")),
+                    inputs=tuple(sorted({layout.path_of_entity(o) for o in objects} - {notebook_path})),
+                    outputs=tuple(
+                        sorted(
+                            {layout.path_of_entity(_ref(o) or "") for o in _as_list(action.get("result"))}
+                            - {notebook_path}
+                        )
+                    ),
+                    errors=tuple(error.split("; ")) if error else (),
+                )
+            )
+        return tuple(runs)
+
+    def _environment(self, capture: dict) -> Environment:
+        image = self.entities.get(CONTAINER_IMAGE_ID, {})
+        interpreter = capture.get("interpreter") if isinstance(capture.get("interpreter"), dict) else {}
+        base = self._json_file(layout.SETTINGS).get("base_image", {})
+        return Environment(
+            python_version=_text(image.get("pythonVersion")) or _text(interpreter.get("python_version")) or "",
+            implementation=_text(interpreter.get("implementation")) or "",
+            platform=_text(interpreter.get("platform")) or "",
+            machine=_text(interpreter.get("machine")) or "",
+            lock=parse_lock(self.read_text(layout.LOCK) or ""),
+            unresolved=tuple(u for u in capture.get("unresolved_requirements", []) if isinstance(u, str)),
+            base_image=_text(base.get("value") if isinstance(base, dict) else None) or "",
+        )
+
+    def _git(self) -> GitProvenance | None:
+        git = self._entity(self._root.get("isBasedOn"))
+        if not git:
+            return None
+        return GitProvenance(
+            commit=_text(git.get("version")) or "",
+            branch=_text(git.get("gitBranch")),
+            remote_url=_text(git.get("codeRepository")),
+            dirty=git.get("gitDirty") is True,
+            changed_paths=tuple(p for p in _as_list(git.get("gitChangedPaths")) if isinstance(p, str)),
+        )
 
 
 def _load_metadata(root: Path, source: Path) -> dict:
@@ -151,6 +308,10 @@ def _load_metadata(root: Path, source: Path) -> dict:
         raise BadInput(f"{source}: {layout.METADATA} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("@graph"), list):
         raise BadInput(f"{source}: {layout.METADATA} has no @graph list")
+    try:
+        crate_version_of(data)
+    except BadInput as exc:
+        raise BadInput(f"{source}: {exc}") from None
     return data
 
 

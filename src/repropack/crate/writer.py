@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from repropack.errors import BadInput
 from repropack.fs.archive import write_deterministic_zip, zip_date_time
+from repropack.fs.atomic import scratch_folder, staged_file, staged_folder
 from repropack.fs.tree import FileState
 from repropack.model import layout
 
@@ -64,49 +64,18 @@ def _stage(stage: Path, content: PackageContent, *, link: bool) -> None:
     (stage / layout.METADATA).write_bytes(metadata_bytes(content.metadata))
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        path.unlink()
-
-
-def _move_into_place(built: Path, output: Path, token: str) -> None:
-    if not os.path.lexists(output):
-        os.replace(built, output)
-        return
-    # Keep the old output until the new one is in place, so a failure loses nothing.
-    old = layout.temp_sibling(output, token + "-old")
-    os.replace(output, old)
-    try:
-        os.replace(built, output)
-    except BaseException:
-        os.replace(old, output)
-        raise
-    _remove(old)
-
-
 def write_package(output: Path, content: PackageContent, *, force: bool, date_published: datetime | None) -> None:
     """Write a package directory, or a deterministic zip when ``output`` ends in ``.zip``.
 
     Zip entries carry ``date_published`` (or 1980-01-01 when None) as their
     timestamp, so the same content and date give the same bytes.
     """
-    if os.path.lexists(output) and not force:
-        raise BadInput(f"{output}: already exists; pass --force to overwrite it")
-    token = secrets.token_hex(4)
-    stage = layout.temp_sibling(output, token)
-    zipped = layout.temp_sibling(output, token + ".zip")
-    as_zip = is_zip_output(output)
-    try:
-        stage.mkdir()
-        _stage(stage, content, link=as_zip)
-        if as_zip:
-            epoch = int(date_published.timestamp()) if date_published else None
+    exists = f"{output}: already exists; pass --force to overwrite it"
+    if is_zip_output(output):
+        epoch = int(date_published.timestamp()) if date_published else None
+        with staged_file(output, replace=force, exists_message=exists) as zipped, scratch_folder(output) as stage:
+            _stage(stage, content, link=True)
             write_deterministic_zip(stage, zipped, date_time=zip_date_time(epoch))
-            _move_into_place(zipped, output, token)
-        else:
-            _move_into_place(stage, output, token)
-    finally:
-        _remove(stage)
-        _remove(zipped)
+    else:
+        with staged_folder(output, replace=force, exists_message=exists) as stage:
+            _stage(stage, content, link=False)

@@ -109,22 +109,6 @@ def compute_lock(
     return lock, tuple(sorted(unresolved))
 
 
-def render_requirements_lock(lock: Sequence[LockedDistribution], *, header: str) -> str:
-    """pip requirements text: ``header`` as comment lines, then one line per distribution.
-
-    Index distributions are pinned as ``name==version  # reasons``; local ones
-    are comment lines, since pip could not fetch them by name. Lines are sorted
-    by canonical name, so equal locks give equal text whatever their order.
-    """
-    lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    for dist in sorted(lock, key=lambda d: canonicalize_name(d.name)):
-        if dist.local:
-            lines.append(f"# {dist.name}=={dist.version} (installed from a local path; not pinned)")
-        else:
-            lines.append(f"{dist.name}=={dist.version}  # {', '.join(dist.reasons)}")
-    return "".join(f"{line}\n" for line in lines)
-
-
 def _dependencies(
     by_name: Mapping[str, InstalledDistribution], *, roots: Iterable[str], marker_environment: Mapping[str, str]
 ) -> set[str]:

@@ -21,7 +21,13 @@ from typing import Any
 import nbformat
 
 from repropack import __version__
-from repropack.config import ExportSettings, ResolvedSettings, resolve_settings
+from repropack.config import (
+    ExportSettings,
+    ResolvedSettings,
+    organization_from_table,
+    person_from_table,
+    resolve_settings,
+)
 from repropack.crate.formats import encoding_format
 from repropack.crate.metadata import build_metadata
 from repropack.crate.writer import PackageContent, write_package
@@ -31,53 +37,28 @@ from repropack.errors import BadInput
 from repropack.export.envfiles import declared_requirements, find_env_files
 from repropack.export.execute import NotebookExecution, execute_notebook, kernel_display_name, read_notebook
 from repropack.export.git import git_provenance
-from repropack.export.lock import compute_lock, installed_from_report, render_requirements_lock
+from repropack.export.lock import compute_lock, installed_from_report
 from repropack.export.secrets import find_secrets_in_file, find_secrets_in_text, refuse_secrets
-from repropack.fs import tree
+from repropack.fs import names, tree
 from repropack.fs.hashing import HashCache, hash_files
 from repropack.model import (
     Environment,
+    ExportResult,
     FileRecord,
     FileRole,
+    LocalPackage,
     NotebookRun,
-    Organization,
     Package,
     PackageMetadata,
     Person,
     RunStatus,
     layout,
 )
+from repropack.model.lock import render_lock
 from repropack.progress import Progress, SilentProgress
 
 #: Distributions the replay needs to drive a kernel, locked whether imported or not.
 RUNTIME_DISTRIBUTIONS = ("ipykernel", "nbclient", "nbformat")
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    output: Path
-    package: Package
-    warnings: tuple[str, ...] = ()
-
-    def summary(self) -> dict:
-        """The machine-readable summary printed by ``export --json``."""
-        pkg = self.package
-        return {
-            "output": str(self.output),
-            "notebooks": [
-                {"path": r.notebook, "status": r.status.value, "kernel": r.kernel_name, "errors": list(r.errors)}
-                for r in pkg.runs
-            ],
-            "files": len(pkg.files),
-            "inputs": sorted(f.path for f in pkg.files if f.role is FileRole.INPUT),
-            "outputs": sorted(f.path for f in pkg.files if f.role is FileRole.OUTPUT),
-            "restricted": sorted(f.path for f in pkg.files if f.restricted),
-            "bytes": sum(f.size for f in pkg.files if not f.restricted),
-            "python": pkg.environment.python_version,
-            "locked_distributions": len(pkg.environment.lock),
-            "git_commit": pkg.git.commit if pkg.git else None,
-            "warnings": list(self.warnings),
-        }
 
 
 def default_output(project: Path) -> Path:
@@ -132,18 +113,6 @@ def _relative(project: Path, paths: frozenset[str]) -> set[str]:
     return out
 
 
-def _person_from_config(entry: dict, where: str) -> Person:
-    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise BadInput(f"{where}: each author needs a name")
-    affiliation = entry.get("affiliation")
-    org = None
-    if isinstance(affiliation, dict) and affiliation.get("name"):
-        org = Organization(affiliation["name"], affiliation.get("url"))
-    elif isinstance(affiliation, str):
-        org = Organization(affiliation)
-    return Person(entry["name"], org, entry.get("orcid") or entry.get("identifier"), entry.get("email"))
-
-
 def _date_published() -> datetime:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is None:
@@ -155,13 +124,12 @@ def _date_published() -> datetime:
 
 
 def _package_metadata(project: Path, s: ExportSettings) -> PackageMetadata:
-    publisher = Organization(s.publisher["name"], s.publisher.get("url")) if s.publisher.get("name") else None
     return PackageMetadata(
         title=s.title or project.name,
         description=s.description or f"Reproducibility package of the notebook project {project.name}.",
         license=s.license or None,
-        authors=tuple(_person_from_config(dict(a), "authors") for a in s.authors),
-        publisher=publisher,
+        authors=tuple(person_from_table(a, f"authors[{i}]") for i, a in enumerate(s.authors, start=1)),
+        publisher=organization_from_table(s.publisher, "publisher"),
         date_published=_date_published(),
         keywords=s.keywords,
     )
@@ -198,7 +166,7 @@ def _describe_environment(
         "declared: named by an environment file; imported: used by a notebook; "
         "dependency: required by another line; runtime: needed to run a kernel."
     )
-    return environment, render_requirements_lock(lock, header=header)
+    return environment, render_lock(lock, header=header)
 
 
 def _run_record(
@@ -303,6 +271,7 @@ def _support_files(
     resolved: ResolvedSettings,
     dockerfile: str,
     lock_text: str,
+    local_packages: tuple[LocalPackage, ...],
 ) -> dict[str, bytes]:
     """repropack's own files under the reserved folder, by package path."""
     s = resolved.values
@@ -331,13 +300,13 @@ def _support_files(
             ],
             "unresolved_requirements": list(environment.unresolved),
             "empty_folders": capture.empty_folders,
-            "local_packages": _local_packages(project, capture, environment),
+            "local_packages": [{"name": p.name, "path": p.path} for p in local_packages],
         }
     )
     return support
 
 
-def _local_packages(project: Path, capture: _Capture, environment: Environment) -> list[dict[str, str]]:
+def _local_packages(project: Path, capture: _Capture, environment: Environment) -> tuple[LocalPackage, ...]:
     """Locked distributions installed from a folder of the project (``pip install -e .``).
 
     An index cannot serve them, but the package holds their sources: a replay
@@ -353,8 +322,8 @@ def _local_packages(project: Path, capture: _Capture, environment: Environment) 
             relative = Path(source).resolve().relative_to(project).as_posix()
         except ValueError:
             continue  # installed from outside the project: its sources are not packed
-        found.append({"name": entry["name"], "path": relative})
-    return sorted(found, key=lambda e: e["name"].lower())
+        found.append(LocalPackage(entry["name"], relative))
+    return tuple(sorted(found, key=lambda p: p.name.lower()))
 
 
 def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) -> tuple[str, ...]:
@@ -380,28 +349,34 @@ def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) ->
 def export_project(
     project: Path,
     output: Path | None,
-    flags: Mapping[str, Any],
+    settings: ResolvedSettings | Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     hash_cache: HashCache | None = None,
 ) -> ExportResult:
     """Execute ``project``'s notebooks under observation and write its package to ``output``.
 
-    ``flags`` holds the settings given on the command line; the project's and
-    the user's config files fill in the rest (see ``repropack.config``).
-    Nothing is written at ``output`` unless the whole export succeeds.
+    ``settings`` is what ``config.resolve_settings`` resolved (the CLI passes
+    flags, project and user config layered); a plain mapping is taken as flags
+    over the project's config and the defaults. Nothing is written at
+    ``output`` unless the whole export succeeds.
     """
     project = _check_project(project)
-    resolved = resolve_settings(flags, project)
+    if not isinstance(settings, ResolvedSettings):
+        settings = resolve_settings(settings or {}, project, user={})
+    resolved = settings
     s = resolved.values
     progress = progress or SilentProgress()
     output = _check_output(output or default_output(project), s.force)
     tree.check_reserved(project)
     ignore = [output, *layout.temp_siblings(output)]
 
-    notebooks = _select_notebooks(project, tree.snapshot(project, exclude=s.exclude, ignore=ignore), s.notebooks)
+    before = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+    names.refuse_untravelled(before)  # a name no package can carry is refused before any notebook runs
+    notebooks = _select_notebooks(project, before, s.notebooks)
     for nb in notebooks:  # refuse an invalid notebook before running any
         read_notebook(project / nb, nb)
     capture = _capture(project, notebooks, s, ignore, progress)
+    names.refuse_untravelled([*capture.snapshot, *capture.empty_folders])  # and those the runs wrote
 
     restricted = {p for p in capture.snapshot if tree.matches_any(p, s.restrict)}
     payload = sorted(p for p in capture.snapshot if p not in capture.notebooks)
@@ -415,7 +390,9 @@ def export_project(
     progress.stage("Describing the environment")
     environment, lock_text = _describe_environment(project, capture.executions, s)
     dockerfile = render_dockerfile(environment, wheelhouse=s.wheelhouse)
-    in_memory = {**capture.notebooks, **_support_files(project, capture, environment, resolved, dockerfile, lock_text)}
+    local_packages = _local_packages(project, capture, environment)
+    support = _support_files(project, capture, environment, resolved, dockerfile, lock_text, local_packages)
+    in_memory = {**capture.notebooks, **support}
 
     role = _role_of(capture)
     records = [
@@ -453,13 +430,15 @@ def export_project(
             ]
         package = Package(
             metadata=_package_metadata(project, s),
-            files=sorted(records, key=lambda r: r.path),
-            runs=capture.runs,
+            files=tuple(sorted(records, key=lambda r: r.path)),
+            runs=tuple(capture.runs),
             environment=environment,
             git=git_provenance(project),
             settings=resolved.recorded(),
-            agent=_person_from_config(dict(s.authors[0]), "authors") if s.authors else Person(getpass.getuser()),
+            agent=person_from_table(s.authors[0], "authors[1]") if s.authors else Person(getpass.getuser()),
             tool_version=__version__,
+            empty_folders=tuple(capture.empty_folders),
+            local_packages=local_packages,
         )
         metadata = build_metadata(
             package,
@@ -467,6 +446,7 @@ def export_project(
             lock_path=layout.LOCK,
             settings_path=layout.SETTINGS,
             env_hash=environment_hash(dockerfile, lock_text),
+            crate_version=s.crate_version,
         )
         progress.stage(f"Writing {output.name}")
         content = PackageContent(

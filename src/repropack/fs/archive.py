@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repropack.errors import BadInput, CannotRun
+from repropack.fs.atomic import staged_file
+from repropack.fs.walk import EntryKind, walk_tree
 
 ZipDateTime = tuple[int, int, int, int, int, int]
 
@@ -77,37 +79,25 @@ def write_deterministic_zip(source_dir: Path, zip_path: Path, *, date_time: ZipD
     every entry has ``date_time``, unix mode 0644 (0755 if any executable bit
     is set), "made by" unix and no extra field (bar the Zip64 fields that
     sizes near or offsets over 4 GiB require). Files are deflated at level 6, except already-compressed types,
-    which are stored. Contents are streamed. ``zip_path`` appears only once
+    which are stored. Contents are streamed. ``zip_path`` appears (replacing what was there) only once
     complete. Raises ``ValueError`` if ``source_dir`` holds a symlink or a
     special file.
     """
     members = _regular_files(source_dir)
-    partial = zip_path.with_name(zip_path.name + ".partial")
-    try:
-        with zipfile.ZipFile(partial, "w") as archive:
-            for name, path in members:
-                _add_file(archive, name, path, date_time)
-        os.replace(partial, zip_path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with staged_file(zip_path, replace=True) as partial, zipfile.ZipFile(partial, "w") as archive:
+        for name, path in members:
+            _add_file(archive, name, path, date_time)
 
 
 def _regular_files(source_dir: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
-    pending = [source_dir]
-    while pending:
-        folder = pending.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                path = Path(entry.path)
-                if entry.is_symlink():
-                    raise ValueError(f"symlink in package folder: {path}")
-                if entry.is_dir():
-                    pending.append(path)
-                elif entry.is_file():
-                    found.append((path.relative_to(source_dir).as_posix(), path))
-                else:
-                    raise ValueError(f"special file in package folder: {path}")
+    for entry in walk_tree(source_dir):
+        if entry.kind is EntryKind.SYMLINK:
+            raise ValueError(f"symlink in package folder: {entry.path}")
+        if entry.kind is EntryKind.OTHER:
+            raise ValueError(f"special file in package folder: {entry.path}")
+        if entry.kind is EntryKind.FILE:
+            found.append((entry.relpath, entry.path))
     return sorted(found)
 
 

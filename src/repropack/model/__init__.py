@@ -1,6 +1,58 @@
-"""The package model shared by every pipeline: plain typed dataclasses, no I/O."""
+"""The model every pipeline shares: plain typed dataclasses, no I/O.
 
-from repropack.model.package import *  # noqa: F403 - the model's public names, one import away
-from repropack.model.package import __all__ as _package_names
+``package`` is what a reproducibility package says (written by export, read
+back by ``crate.reader``); ``results`` is what the pipelines answer; ``lock``
+is the lock file's text both ways; ``layout`` names repropack's own files.
+"""
 
-__all__ = list(_package_names)
+from repropack.model.package import (
+    RESERVED_DIR,
+    Digest,
+    Environment,
+    FileRecord,
+    FileRole,
+    GitProvenance,
+    LocalPackage,
+    LockedDistribution,
+    NotebookRun,
+    Organization,
+    Package,
+    PackageMetadata,
+    Person,
+    RunStatus,
+)
+from repropack.model.results import (
+    CauseKind,
+    ExportResult,
+    FailureCause,
+    OutputComparison,
+    OutputStatus,
+    ReplayedPackage,
+    ReplayResult,
+    Verdict,
+)
+
+__all__ = [
+    "RESERVED_DIR",
+    "CauseKind",
+    "Digest",
+    "Environment",
+    "ExportResult",
+    "FailureCause",
+    "FileRecord",
+    "FileRole",
+    "GitProvenance",
+    "LocalPackage",
+    "LockedDistribution",
+    "NotebookRun",
+    "Organization",
+    "OutputComparison",
+    "OutputStatus",
+    "Package",
+    "PackageMetadata",
+    "Person",
+    "ReplayResult",
+    "ReplayedPackage",
+    "RunStatus",
+    "Verdict",
+]

@@ -6,30 +6,11 @@ same as relative to the project root: payload files keep their project paths).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-
-__all__ = [
-    "RESERVED_DIR",
-    "CauseKind",
-    "Digest",
-    "Environment",
-    "FailureCause",
-    "FileRecord",
-    "FileRole",
-    "GitProvenance",
-    "LockedDistribution",
-    "NotebookRun",
-    "Organization",
-    "OutputComparison",
-    "OutputStatus",
-    "Package",
-    "PackageMetadata",
-    "Person",
-    "RunStatus",
-    "Verdict",
-]
+from typing import Any
 
 #: The one top-level folder that holds repropack's own material in a package.
 RESERVED_DIR = ".repropack"
@@ -74,6 +55,8 @@ class FileRecord:
 class Organization:
     name: str
     url: str | None = None
+    ror: str | None = None  # https://ror.org/... identifier
+    email: str | None = None  # a contact point
 
 
 @dataclass(frozen=True)
@@ -156,66 +139,50 @@ class PackageMetadata:
     keywords: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
+class LocalPackage:
+    """A distribution installed from a folder of the project (``pip install -e .``).
+
+    An index cannot serve it, but the package holds its sources: a replay puts
+    ``path`` (project-relative, "." for the root) on the path instead.
+    """
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Package:
-    """Everything an export knows, ready to be written as an RO-Crate."""
+    """A reproducibility package: what export writes and what ``crate.reader`` reads back.
+
+    ``settings`` maps each setting name to ``{"value": ..., "source": ...}`` as
+    recorded. ``empty_folders`` and ``local_packages`` come from the capture.
+    """
 
     metadata: PackageMetadata
-    files: list[FileRecord]
-    runs: list[NotebookRun]
+    files: tuple[FileRecord, ...]
+    runs: tuple[NotebookRun, ...]
     environment: Environment
     git: GitProvenance | None
-    settings: dict[str, object] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
     agent: Person | None = None
     tool_version: str = ""
+    empty_folders: tuple[str, ...] = ()
+    local_packages: tuple[LocalPackage, ...] = ()
 
+    def setting(self, name: str, default: Any = None) -> Any:
+        """The recorded value of one setting, ``default`` when it was not recorded."""
+        entry = self.settings.get(name)
+        return entry.get("value", default) if isinstance(entry, Mapping) else default
 
-# --- replay -----------------------------------------------------------------------------------
+    def notebooks(self) -> tuple[FileRecord, ...]:
+        return tuple(f for f in self.files if f.role is FileRole.NOTEBOOK)
 
+    def restricted(self) -> tuple[FileRecord, ...]:
+        return tuple(f for f in self.files if f.restricted)
 
-class OutputStatus(str, Enum):
-    """How a recorded output compares with what the replay produced."""
-
-    IDENTICAL = "identical"  # same sha256
-    EQUIVALENT = "equivalent"  # equal under a comparison rule
-    DIFFERENT = "different"
-    MISSING = "missing"  # recorded, not produced
-    UNEXPECTED = "unexpected"  # produced, not recorded
-
-
-@dataclass(frozen=True)
-class OutputComparison:
-    path: str
-    status: OutputStatus
-    rule: str  # name of the comparison rule that decided ("sha256" when the bytes matched)
-    detail: str = ""  # a short, readable diff or summary; empty when identical
-
-
-class Verdict(str, Enum):
-    REPRODUCED = "reproduced"
-    NOT_REPRODUCED = "not_reproduced"
-    FAILED = "failed"
-
-
-class CauseKind(str, Enum):
-    """Why a replay could not run to the end."""
-
-    BUILD_FAILED = "build failed"
-    MISSING_MODULE = "missing module"
-    MISSING_INPUT = "missing or mismatched input"
-    NETWORK_NEEDED = "network needed"
-    TIMEOUT = "timeout"
-    OUT_OF_MEMORY = "out of memory"
-    KERNEL_DIED = "kernel died"
-    CELL_ERROR = "cell error"
-
-
-@dataclass(frozen=True)
-class FailureCause:
-    kind: CauseKind
-    detail: str  # one line: which requirement, module, input, or "nb.ipynb cell 3: ValueError: ..."
-    notebook: str | None = None
-    cell: int | None = None  # numbered from 1, as a reader counts cells
-
-    def __str__(self) -> str:
-        return f"{self.kind.value}: {self.detail}"
+    def recorded_outputs(self) -> dict[str, str]:
+        """Package path -> recorded sha256 of what a replay must reproduce: outputs and executed notebooks."""
+        return {
+            f.path: f.sha256 for f in self.files if f.role in (FileRole.OUTPUT, FileRole.NOTEBOOK) and not f.restricted
+        }

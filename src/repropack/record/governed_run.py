@@ -11,30 +11,28 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rocrate.model.contextentity import ContextEntity
-from rocrate.model.person import Person as CratePerson
-from rocrate.rocrate import ROCrate
 
 from repropack import __version__
+from repropack.crate import versions
 from repropack.crate.metadata import (
     DOCKER_IMAGE_TYPE,
-    PROCESS_RUN_CRATE,
     REPROPACK_APP_ID,
-    WORKFLOW_RUN_CONTEXT,
-    collapse_singletons,
+    add_license,
+    add_person,
+    conform_to_process_run_crate,
+    generate,
     iso8601,
-    license_id,
-    own_terms,
+    new_crate,
 )
-from repropack.errors import BadInput
-from repropack.model import Verdict
+from repropack.fs.atomic import staged_folder
+from repropack.fs.hashing import sha256_file
+from repropack.model import Digest, Person, ReplayResult, Verdict
 from repropack.record.report_html import render_html_report
 from repropack.record.signing import sign_record
 
@@ -43,33 +41,35 @@ REPORT_FILE = "report.html"
 RECORD_LICENSE = "CC0-1.0"
 
 
-@dataclass(frozen=True)
-class Operator:
-    """Who replays: from the ``[replay] operator`` table of the user config."""
-
-    name: str
-    affiliation_name: str | None = None
-    affiliation_url: str | None = None
-    identifier: str | None = None
-
-    @classmethod
-    def from_config(cls, table: Mapping[str, Any] | None, fallback_name: str) -> Operator:
-        if not table:
-            return cls(fallback_name)
-        if not isinstance(table.get("name"), str):
-            raise BadInput("user config: [replay.operator] needs a name")
-        affiliation = table.get("affiliation") or {}
-        return cls(table["name"], affiliation.get("name"), affiliation.get("url"), table.get("orcid"))
+def default_record_path(package: Path, started: datetime) -> Path:
+    """A free path beside the package: ``NAME.replay-YYYYMMDDTHHMMSSZ``, then ``...Z-2``, ``...Z-3``
+    for further replays started in the same second."""
+    stem = package.parent / f"{package.name.removesuffix('.zip')}.replay-{started.strftime('%Y%m%dT%H%M%SZ')}"
+    candidate, n = stem, 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = stem.with_name(f"{stem.name}-{n}")
+    return candidate
 
 
-def default_record_path(package: Path, started_compact: str) -> Path:
-    return package.parent / f"{package.name.removesuffix('.zip')}.replay-{started_compact}"
+def _metadata(
+    result: ReplayResult,
+    operator: Person,
+    *,
+    crate_version: str = versions.DEFAULT,
+    files: Mapping[str, Digest] | None = None,
+) -> dict:
+    """The record's ``ro-crate-metadata.json``, as RO-Crate ``crate_version`` ("1.2" or "1.1").
 
-
-def _metadata(result, operator: Operator) -> dict:
-    crate = ROCrate(version="1.1")
-    crate.metadata.extra_contexts.append(WORKFLOW_RUN_CONTEXT)
-    crate.metadata.extra_terms = own_terms()
+    ``operator`` says only what is known of who replayed: a name always; an
+    identifier, an email and an affiliation when the user config (or git) gives
+    them. Nothing is invented for the rest. The operator is the author; the
+    record's publisher is their affiliation, and without one, in 1.2 (which
+    allows a Person there) the operator, in 1.1 (which wants an Organization)
+    nobody. ``files`` gives the size and sha256 of ``result.json`` and
+    ``report.html`` (written before the metadata), which RO-Crate 1.2 asks for.
+    """
+    crate = new_crate(crate_version)
     root = crate.root_dataset
     verdict = result.verdict.value.replace("_", " ")
     root["name"] = f"Governed run: replay of {result.package.title}"
@@ -78,36 +78,31 @@ def _metadata(result, operator: Operator) -> dict:
         f"({result.backend.get('backend')}); verdict: {verdict}."
     )
     root["datePublished"] = iso8601(result.ended)
-    root["conformsTo"] = crate.add(
-        ContextEntity(
-            crate,
-            PROCESS_RUN_CRATE,
-            properties={"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"},
-        )
-    )
-    root["license"] = crate.add(
-        ContextEntity(
-            crate,
-            license_id(RECORD_LICENSE),
-            properties={"@type": "CreativeWork", "name": RECORD_LICENSE, "identifier": RECORD_LICENSE},
-        )
-    )
-    person = crate.add(CratePerson(crate, operator.identifier or "#operator", properties={"name": operator.name}))
-    if operator.affiliation_name:
-        org_props = {"@type": "Organization", "name": operator.affiliation_name}
-        if operator.affiliation_url:
-            org_props["url"] = operator.affiliation_url
-        org = crate.add(
-            ContextEntity(crate, operator.affiliation_url or "#operator-organization", properties=org_props)
-        )
-        person["affiliation"] = org
-        root["publisher"] = org
+    conform_to_process_run_crate(crate)
+    root["license"] = add_license(crate, RECORD_LICENSE)
+    person = add_person(crate, operator, default_id="#operator")
     root["author"] = person
-    result_file = crate.add_file(
-        dest_path=RESULT_FILE, properties={"name": "Replay result", "encodingFormat": "application/json"}
+    if operator.affiliation is not None:
+        root["publisher"] = person["affiliation"]
+    elif crate.version != "1.1":
+        root["publisher"] = person
+    digests = files or {}
+
+    def record_file(path: str, name: str, description: str, encoding_format: str):
+        props: dict[str, Any] = {"name": name, "description": description, "encodingFormat": encoding_format}
+        if path in digests:
+            props["contentSize"] = str(digests[path].size)
+            props["sha256"] = digests[path].sha256
+        return crate.add_file(dest_path=path, properties=props)
+
+    result_file = record_file(
+        RESULT_FILE,
+        "Replay result",
+        "The replay's verdict, output comparisons, environment and timings, as `replay --json` prints them.",
+        "application/json",
     )
-    report_file = crate.add_file(
-        dest_path=REPORT_FILE, properties={"name": "Replay report", "encodingFormat": "text/html"}
+    report_file = record_file(
+        REPORT_FILE, "Replay report", "The replay's report for people: verdict, what differed and why.", "text/html"
     )
     package_entity = crate.add(
         ContextEntity(
@@ -130,7 +125,7 @@ def _metadata(result, operator: Operator) -> dict:
                 "@type": "SoftwareApplication",
                 "name": "repropack",
                 "url": REPROPACK_APP_ID,
-                "softwareVersion": __version__,
+                "version": __version__,
             },
         )
     )
@@ -179,49 +174,52 @@ def _metadata(result, operator: Operator) -> dict:
     action["result"] = [result_file, report_file]
     if comparisons:
         action["outputComparison"] = comparisons
-    if result.image:
+    # A container engine names its images by sha256; the local backend's "image" is a virtualenv, not a container.
+    if result.image and (result.image_id or "").startswith("sha256:"):
         name, _, tag = result.image.partition(":")
         action["containerImage"] = crate.add(
             ContextEntity(
                 crate,
                 "#replay-image",
                 properties={
-                    "@type": "ContainerImage",
+                    # CreativeWork: the schema.org type RO-Crate 1.2 asks every entity to have.
+                    "@type": ["ContainerImage", "CreativeWork"],
                     "additionalType": {"@id": DOCKER_IMAGE_TYPE},
                     "name": name,
+                    "description": f"The image the notebooks were replayed in ({result.backend.get('backend')} backend).",
                     "tag": tag or "latest",
                     "registry": "localhost",
-                    **(
-                        {"sha256": result.image_id.removeprefix("sha256:")}
-                        if (result.image_id or "").startswith("sha256:")
-                        else {}
-                    ),
+                    "sha256": result.image_id.removeprefix("sha256:"),
                 },
             )
         )
     root["mentions"] = action
-    return collapse_singletons(crate.metadata.generate())
+    return generate(crate)
 
 
-def write_governed_run(result, destination: Path, operator: Operator, key: Path) -> Path:
-    """Write and sign the record at ``destination`` (a folder that must not exist yet)."""
-    if os.path.lexists(destination):
-        raise BadInput(f"{destination}: record already exists; choose another --record path")
-    staging = destination.parent / f".{destination.name}.tmp-{secrets.token_hex(4)}"
-    try:
-        staging.mkdir(parents=True)
-        result.record = destination
+def write_governed_run(
+    result: ReplayResult,
+    destination: Path,
+    *,
+    operator: Person,
+    key: Path,
+    crate_version: str = versions.DEFAULT,
+) -> Path:
+    """Write and sign the record at ``destination`` (a folder that must not exist yet).
+
+    ``result.record`` should already name ``destination``: the record's own
+    ``result.json`` says where the record is.
+    """
+    refusal = f"{destination}: record already exists; choose another --record path"
+    with staged_folder(destination, parents=True, exists_message=refusal) as staging:
         (staging / RESULT_FILE).write_text(
             json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
         (staging / REPORT_FILE).write_text(render_html_report(result), encoding="utf-8")
-        metadata = _metadata(result, operator)
+        files = {name: sha256_file(staging / name) for name in (RESULT_FILE, REPORT_FILE)}
+        metadata = _metadata(result, operator, crate_version=crate_version, files=files)
         (staging / "ro-crate-metadata.json").write_text(
             json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         sign_record(staging, key)
-        os.replace(staging, destination)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return destination

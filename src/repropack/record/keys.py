@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from repropack.errors import BadInput, CannotRun
+from repropack.fs.atomic import write_bytes_atomically
 
 DEFAULT_KEY_NAME = "repropack"
 PRIVATE_SUFFIX = ".key"
@@ -86,8 +86,9 @@ def generate_key_pair(directory: Path | None = None, *, name: str = DEFAULT_KEY_
     )
     try:
         _make_key_dir(folder)
-        _write_atomically(private_path, private_pem, _PRIVATE_MODE)
-        _write_atomically(public_path, public_pem, _PUBLIC_MODE)
+        # Each file has its final mode from the moment it exists: the private bytes never sit in a file others could open.
+        write_bytes_atomically(private_path, private_pem, mode=_PRIVATE_MODE)
+        write_bytes_atomically(public_path, public_pem, mode=_PUBLIC_MODE)
     except OSError as error:
         raise CannotRun(f"cannot write key pair in {folder}: {error.strerror or error}") from error
     return KeyPair(private_path, public_path, key_id(private_key.public_key()))
@@ -144,18 +145,9 @@ def _make_key_dir(folder: Path) -> None:
     folder.chmod(_KEY_DIR_MODE)  # mkdir's mode is narrowed by the umask; make it exactly 0700
 
 
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to a fresh temp file in the same folder, then rename it over ``path``."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL with the final mode: the key bytes never sit in a file others could open.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            os.fchmod(stream.fileno(), mode)  # the umask may have narrowed the public key's 0644
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+def signing_key(key: Path | None) -> Path:
+    """The private key to sign with: ``key`` when given, else the user's default, made now if missing."""
+    if key is not None:
+        return key
+    existing = default_private_key()
+    return existing if existing is not None else generate_key_pair().private_path

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from repropack.errors import BadInput
 from repropack.fs.hashing import sha256_file
+from repropack.fs.walk import Entry, EntryKind, walk_tree
 from repropack.model.layout import METADATA
 from repropack.record.keys import key_id, load_private_key, load_public_key
 
@@ -194,34 +195,34 @@ def _scan_files(record_dir: Path) -> _FileScan:
     """
     files: dict[str, str] = {}
     problems: list[str] = []
-    pending = [record_dir]
-    while pending:
-        folder = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError as error:
-            problems.append(f"cannot read {folder}: {error.strerror or error}")
-            continue
-        for entry in entries:
-            relpath = Path(entry.path).relative_to(record_dir).as_posix()
-            if folder == record_dir and entry.name in _NOT_HASHED:
-                if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-                    problems.append(f"{relpath}: not a regular file")
-                continue
-            if not _is_utf8(relpath):
-                problems.append(f"{os.fsencode(relpath)!r}: file name is not UTF-8")
-            elif entry.is_symlink():
-                problems.append(f"{relpath}: symbolic links are not allowed in a record")
-            elif entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
-            elif not entry.is_file(follow_symlinks=False):
+
+    def cannot_list(folder: Path, error: OSError) -> None:
+        problems.append(f"cannot read {folder}: {error.strerror or error}")
+
+    def walked_into(folder: Entry) -> bool:
+        return _is_utf8(folder.relpath) and not _is_not_hashed(folder)  # those are reported instead
+
+    for entry in walk_tree(record_dir, descend=walked_into, on_error=cannot_list):
+        relpath = entry.relpath
+        if _is_not_hashed(entry):
+            if entry.kind is not EntryKind.FILE:
                 problems.append(f"{relpath}: not a regular file")
-            else:
-                try:
-                    files[relpath] = sha256_file(Path(entry.path)).sha256
-                except OSError as error:
-                    problems.append(f"cannot read {relpath}: {error.strerror or error}")
+        elif not _is_utf8(relpath):
+            problems.append(f"{os.fsencode(relpath)!r}: file name is not UTF-8")
+        elif entry.kind is EntryKind.SYMLINK:
+            problems.append(f"{relpath}: symbolic links are not allowed in a record")
+        elif entry.kind is EntryKind.OTHER:
+            problems.append(f"{relpath}: not a regular file")
+        elif entry.kind is EntryKind.FILE:
+            try:
+                files[relpath] = sha256_file(entry.path).sha256
+            except OSError as error:
+                problems.append(f"cannot read {relpath}: {error.strerror or error}")
     return _FileScan(files=dict(sorted(files.items())), problems=tuple(sorted(problems)))
+
+
+def _is_not_hashed(entry: Entry) -> bool:
+    return "/" not in entry.relpath and entry.relpath in _NOT_HASHED
 
 
 def _is_utf8(name: str) -> bool:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from repropack.errors import BadInput
+from repropack.config import SandboxLimits
+from repropack.plugins import Registry
 
 RUNNER = Path(__file__).with_name("runner.py")
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """What a replay may use. Defaults are the sandbox defaults of the docs."""
-
-    timeout: int = 1800  # wall-clock seconds for all notebooks; the sandbox is killed after
-    memory: str = "2g"
-    pids: int = 256
-    network: bool = False
-
-    def describe(self) -> dict:
-        return {"timeout_s": self.timeout, "memory": self.memory, "pids": self.pids, "network": self.network}
 
 
 @dataclass(frozen=True)
@@ -94,30 +81,6 @@ class Backend(ABC):
 #: so importing the registry does not import the Docker SDK.
 BUILT_IN_BACKENDS = ("repropack.sandbox.docker.backend", "repropack.sandbox.local")
 
-
-class BackendRegistry:
-    def __init__(self, built_in: tuple[str, ...]) -> None:
-        self._backends: dict[str, type[Backend]] = {}
-        self._built_in = built_in
-
-    def register(self, cls: type[Backend]) -> type[Backend]:
-        self._backends[cls.name] = cls
-        return cls
-
-    def _load_built_in(self) -> None:
-        for module in self._built_in:
-            importlib.import_module(module)
-
-    def names(self) -> list[str]:
-        self._load_built_in()
-        return sorted(self._backends)
-
-    def get(self, name: str) -> type[Backend]:
-        self._load_built_in()
-        try:
-            return self._backends[name]
-        except KeyError:
-            raise BadInput(f"unknown backend {name!r} (known: {', '.join(self.names())})") from None
-
-
-BACKENDS = BackendRegistry(BUILT_IN_BACKENDS)
+#: The backends ``repropack replay --backend`` accepts: the built-ins, then those of
+#: installed distributions' ``repropack.backends`` entry points.
+BACKENDS: Registry[type[Backend]] = Registry(kind="backend", group="repropack.backends", built_in=BUILT_IN_BACKENDS)

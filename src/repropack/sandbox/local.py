@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
-from repropack.errors import BuildFailed
+from repropack.errors import BadInput, BuildFailed
+from repropack.fs.atomic import staged_folder
 from repropack.model import layout
 from repropack.sandbox.base import (
     BACKENDS,
@@ -62,25 +62,27 @@ class LocalBackend(Backend):
         python = target / "bin" / "python"
         if python.exists():
             return PreparedEnvironment(reference=str(python), name=str(target), reused=True)
+        broken = os.path.lexists(target)  # a cache entry without bin/python: rebuilt over
         started = time.monotonic()
         target.parent.mkdir(parents=True, exist_ok=True)
         # Built beside the target and renamed into place, so a half-built venv is never
         # found in the cache. Only bin/python is used later (the scripts' shebangs
         # would name the staging path).
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            _run_quiet([sys.executable, "-m", "venv", str(staging)])
-            pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-            env = dict(os.environ)
-            if request.ca_bundle:
-                env["PIP_CERT"] = str(request.ca_bundle)
-            if request.offline:
-                pip += ["--no-index", "--find-links", str(request.package_root / layout.WHEELHOUSE)]
-            _run_quiet([*pip, "-r", str(request.package_root / layout.LOCK)], env=env)
-            os.replace(staging, target)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+            with staged_folder(target, replace=broken, mode=0o700) as staging:
+                _run_quiet([sys.executable, "-m", "venv", str(staging)])
+                pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+                env = dict(os.environ)
+                if request.ca_bundle:
+                    env["PIP_CERT"] = str(request.ca_bundle)
+                if request.offline:
+                    pip += ["--no-index", "--find-links", str(request.package_root / layout.WHEELHOUSE)]
+                _run_quiet([*pip, "-r", str(request.package_root / layout.LOCK)], env=env)
+        except BadInput:
+            if not python.exists():
+                raise
+            # Another replay built the same environment meanwhile: ours was removed, use theirs.
+            return PreparedEnvironment(reference=str(python), name=str(target), reused=True)
         return PreparedEnvironment(
             reference=str(python), name=str(target), reused=False, build_seconds=time.monotonic() - started
         )

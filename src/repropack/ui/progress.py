@@ -8,28 +8,39 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 class RichProgress:
     """A live progress display on stderr: one line per stage, a bar for cells and for
-    bytes hashed, and the latest line of long work (a build log) beside its stage."""
+    bytes hashed, and the latest line of long work (a build log) beside its stage.
+
+    Stage texts and details are shown as plain text, never as rich markup: they name
+    researchers' files ("[draft] results.csv") and quote build logs. The display starts
+    at the first stage, so work refused before any stage leaves stderr to its one error line.
+    """
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.fields[detail]}", markup=False),
             TimeElapsedColumn(),
             console=console,
             transient=False,
         )
         self._task = None
         self._cells: dict[str, object] = {}
+        self._started = False
 
     def __enter__(self) -> RichProgress:
-        self._progress.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._finish_current()
-        self._progress.__exit__(*exc)
+        if self._started:
+            self._finish_current()
+            self._progress.stop()
+
+    def _start(self) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
 
     def _finish_current(self) -> None:
         if self._task is not None:
@@ -37,6 +48,7 @@ class RichProgress:
             self._progress.update(self._task, completed=task.total or 1, total=task.total or 1)
 
     def stage(self, text: str) -> None:
+        self._start()
         self._finish_current()
         self._task = self._progress.add_task(text, total=None, detail="")
 
@@ -45,6 +57,7 @@ class RichProgress:
             self._progress.update(self._task, completed=done, total=total, detail=f"cell {done}/{total}")
 
     def hashing(self, total_bytes: int) -> None:
+        self._start()
         self._finish_current()
         self._task = self._progress.add_task("Hashing files", total=max(total_bytes, 1), detail="")
 

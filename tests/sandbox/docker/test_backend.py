@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from repropack.config import ReplaySettings
 from repropack.errors import CannotRun
 from repropack.export import export_project
-from repropack.replay import ReplayOptions, replay_package
+from repropack.replay import replay_package
 
 
 def test_missing_engine_is_cannot_run_with_what_to_do(project, tmp_path, monkeypatch):
@@ -21,7 +22,7 @@ def test_missing_engine_is_cannot_run_with_what_to_do(project, tmp_path, monkeyp
     with pytest.raises(
         CannotRun, match="no Docker engine is reachable .*start one \\(dockerd\\) or replay with --backend local"
     ):
-        replay_package(package, ReplayOptions())
+        replay_package(package, ReplaySettings())
 
 
 def test_missing_engine_exits_3_with_one_line(project, tmp_path):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from repropack.fs.walk import chown_tree
 from repropack.sandbox.base import (
     BACKENDS,
     RUNNER,
@@ -34,13 +35,6 @@ _WORK = "/work"
 _REPLAY = "/replay"
 _RUNNER_DIR = "/opt/repropack-runner"
 _UNPRIVILEGED = "1000:1000"
-
-
-def _make_writable_for(path: Path, uid: int, gid: int) -> None:
-    for dirpath, _dirnames, filenames in os.walk(path):
-        os.chown(dirpath, uid, gid)
-        for name in filenames:
-            os.chown(os.path.join(dirpath, name), uid, gid)
 
 
 @BACKENDS.register
@@ -92,8 +86,9 @@ class DockerBackend(Backend):
                 )
             )
             if os.geteuid() == 0:
-                _make_writable_for(work_dir, 1000, 1000)
-                _make_writable_for(exchange, 1000, 1000)
+                # Never through a symlink: a link in the work dir must not hand its target to uid 1000.
+                chown_tree(work_dir, 1000, 1000)
+                chown_tree(exchange, 1000, 1000)
             started = time.monotonic()
             container = self._client.containers.run(
                 env.reference,

@@ -1,0 +1,80 @@
+"""The sandbox's world: restricted inputs supplied and checked, the work dir laid out as the
+notebooks expect it, and what the sandbox left there made safe for the host to read."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+from repropack.errors import BadInput
+from repropack.fs.hashing import sha256_file
+from repropack.model import RESERVED_DIR, FileRecord, OutputComparison, OutputStatus, Package
+from repropack.model.layout import is_safe_package_path
+
+
+def supplied_inputs(
+    restricted: Sequence[FileRecord], inputs: Mapping[str, Path], inputs_dir: Path | None
+) -> tuple[dict[str, Path], list[str]]:
+    """The supplied file for each restricted input, and a line per missing or mismatched one.
+
+    BadInput when ``inputs`` names a path that is no restricted input of the package.
+    """
+    wanted = {record.path: record for record in restricted}
+    unknown = sorted(set(inputs) - set(wanted))
+    if unknown:
+        raise BadInput(f"--input {unknown[0]}: the package has no restricted input at that path")
+    found: dict[str, Path] = {}
+    problems = []
+    for path, record in sorted(wanted.items()):
+        source = inputs.get(path) or (inputs_dir / path if inputs_dir else None)
+        if source is None or not source.is_file():
+            problems.append(f"{path} not supplied (pass --input {path}=FILE or --inputs DIR)")
+            continue
+        if sha256_file(source).sha256 != record.sha256:
+            problems.append(f"{path}: supplied file {source} does not match the recorded sha256")
+            continue
+        found[path] = source
+    return found, problems
+
+
+def prepare_work_dir(package_root: Path, package: Package, restricted: Mapping[str, Path], work: Path) -> None:
+    """The package tree as the notebooks expect it: recorded outputs set aside, restricted inputs supplied."""
+    notebooks = {record.path for record in package.notebooks()}
+    set_aside = set(package.recorded_outputs()) - notebooks
+    sources = {
+        record.path: package_root / record.path
+        for record in package.files
+        if not record.restricted and record.path not in set_aside and not record.path.startswith(RESERVED_DIR + "/")
+    }
+    for path, source in {**sources, **restricted}.items():
+        target = work / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    for folder in package.empty_folders:
+        if is_safe_package_path(folder):
+            (work / folder).mkdir(parents=True, exist_ok=True)
+
+
+def python_path(package_root: Path, package: Package) -> tuple[str, ...]:
+    """Folders to put on the path for local packages: each one's ``src/`` layout folder when it has one."""
+    found = []
+    for local in package.local_packages:
+        if local.path != "." and not is_safe_package_path(local.path):
+            continue
+        src = PurePosixPath(local.path) / "src"
+        found.append(src.as_posix() if (package_root / src).is_dir() else local.path)
+    return tuple(found)
+
+
+def flag_symlinks(outputs: Sequence[OutputComparison], planted: Mapping[str, str]) -> list[OutputComparison]:
+    """Each symlink the sandbox planted is an output that is not what was recorded, whatever the comparison said."""
+    if not planted:
+        return list(outputs)
+    flagged = {o.path: o for o in outputs}
+    for path, target in planted.items():
+        status = OutputStatus.DIFFERENT if path in flagged else OutputStatus.UNEXPECTED
+        flagged[path] = OutputComparison(
+            path, status, "symlink", f"the replay produced a symlink to {target!r} here; removed unread"
+        )
+    return sorted(flagged.values(), key=lambda o: o.path)
