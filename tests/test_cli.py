@@ -94,3 +94,16 @@ def test_every_command_help_has_an_example():
         done = repropack(*command, "--help")
         assert done.returncode == 0
         assert "Example" in done.stdout and f"repropack {' '.join(command)}" in done.stdout
+
+
+def test_crate_version_flag_selects_ro_crate_1_1(project, tmp_path):
+    out = tmp_path / "old.crate.zip"
+    done = repropack("export", str(project), "-o", str(out), "--no-execute", "--crate-version", "1.1")
+    assert done.returncode == 0, done.stderr
+    import zipfile
+
+    from repropack.crate.versions import crate_version_of
+
+    assert crate_version_of(json.loads(zipfile.ZipFile(out).read("ro-crate-metadata.json"))) == "1.1"
+    bad = repropack("export", str(project), "-o", str(tmp_path / "x.zip"), "--crate-version", "2.0")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and not (tmp_path / "x.zip").exists()

@@ -73,3 +73,21 @@ def test_replay_settings_come_from_flags_then_user_config_then_defaults():
     assert resolve_replay_settings({}, {}).values.limits.memory == "2g"
     with pytest.raises(BadInput, match="'timeout' must be a positive whole number"):
         resolve_replay_settings({}, {"replay": {"timeout": "soon"}})
+
+
+def test_replay_settings_record_their_sources_and_the_operator_defaults_to_a_true_fact(monkeypatch):
+    from repropack.config import resolve_replay_settings
+
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")  # no git identity: the login name is what is known
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    resolved = resolve_replay_settings({"crate_version": "1.1"}, {"replay": {"memory": "1g"}})
+    recorded = resolved.values.recorded(resolved.sources)
+    assert recorded["crate_version"] == {"value": "1.1", "source": "flag"}
+    assert recorded["memory"] == {"value": "1g", "source": "user"}
+    assert recorded["backend"] == {"value": "docker", "source": "default"}
+    operator = resolved.values.operator
+    assert operator.name and operator.affiliation is None and operator.identifier is None
+    with pytest.raises(BadInput, match="unknown replay setting 'memroy'"):
+        resolve_replay_settings({}, {"replay": {"memroy": "1g"}})
+    with pytest.raises(BadInput, match="needs a name"):
+        resolve_replay_settings({}, {"replay": {"operator": {"orcid": "x"}}})

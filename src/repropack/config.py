@@ -69,6 +69,22 @@ class ExportSettings:
     force: bool = False
     json: bool = False
 
+    @property
+    def execution(self) -> ExecutionSettings:
+        """What the capture stage needs: how to run the notebooks and which files to watch."""
+        return ExecutionSettings(self.execute, self.kernel, self.timeout, self.allow_errors, self.exclude)
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """The settings of export's capture stage."""
+
+    execute: bool
+    kernel: str
+    timeout: int  # seconds a single cell may run
+    allow_errors: bool
+    exclude: tuple[str, ...]
+
 
 @dataclass(frozen=True)
 class ResolvedSettings:

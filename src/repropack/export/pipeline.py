@@ -22,6 +22,7 @@ import nbformat
 
 from repropack import __version__
 from repropack.config import (
+    ExecutionSettings,
     ExportSettings,
     ResolvedSettings,
     organization_from_table,
@@ -136,7 +137,7 @@ def _package_metadata(project: Path, s: ExportSettings) -> PackageMetadata:
 
 
 def _describe_environment(
-    project: Path, executions: list[NotebookExecution], s: ExportSettings
+    project: Path, executions: list[NotebookExecution], base_image: str
 ) -> tuple[Environment, str]:
     first = executions[0].observation
     env_files = find_env_files(project)
@@ -158,7 +159,7 @@ def _describe_environment(
         lock=lock,
         env_files=tuple(env_files),
         unresolved=unresolved,
-        base_image=s.base_image,
+        base_image=base_image,
     )
     header = (
         f"Pinned by repropack {__version__} from the kernel's interpreter "
@@ -203,7 +204,7 @@ class _Capture:
 
 
 def _capture(
-    project: Path, notebooks: list[str], s: ExportSettings, ignore: list[Path], progress: Progress
+    project: Path, notebooks: list[str], s: ExecutionSettings, ignore: list[Path], progress: Progress
 ) -> _Capture:
     display = kernel_display_name(s.kernel)
     current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
@@ -273,8 +274,8 @@ def _support_files(
     lock_text: str,
     local_packages: tuple[LocalPackage, ...],
 ) -> dict[str, bytes]:
-    """repropack's own files under the reserved folder, by package path."""
-    s = resolved.values
+    """repropack's own files under the reserved folder, by package path: the recorded settings among them."""
+    s = resolved.values.execution
     support: dict[str, bytes] = {
         layout.DOCKERFILE: dockerfile.encode("utf-8"),
         layout.LOCK: lock_text.encode("utf-8"),
@@ -326,7 +327,7 @@ def _local_packages(project: Path, capture: _Capture, environment: Environment) 
     return tuple(sorted(found, key=lambda p: p.name.lower()))
 
 
-def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) -> tuple[str, ...]:
+def _warnings(capture: _Capture, environment: Environment, license: str) -> tuple[str, ...]:
     found = [
         f"{e.path} read files outside the project, which are not packed and will be missing at replay: "
         + ", ".join(sorted(e.observation.outside_reads)[:5])
@@ -338,7 +339,7 @@ def _warnings(capture: _Capture, environment: Environment, s: ExportSettings) ->
         f"declared requirement {name!r} is not installed in the kernel's environment; it is not in the lock"
         for name in environment.unresolved
     ]
-    if not s.license:
+    if not license:
         found.append(
             "no license set: RO-Crate requires one, so `repropack check` will call the package invalid; "
             'add `license = "SPDX-ID"` to repropack.toml'
@@ -375,7 +376,7 @@ def export_project(
     notebooks = _select_notebooks(project, before, s.notebooks)
     for nb in notebooks:  # refuse an invalid notebook before running any
         read_notebook(project / nb, nb)
-    capture = _capture(project, notebooks, s, ignore, progress)
+    capture = _capture(project, notebooks, s.execution, ignore, progress)
     names.refuse_untravelled([*capture.snapshot, *capture.empty_folders])  # and those the runs wrote
 
     restricted = {p for p in capture.snapshot if tree.matches_any(p, s.restrict)}
@@ -388,7 +389,7 @@ def export_project(
     digests = hash_files([project / p for p in payload], cache=cache, on_bytes=progress.hashed)
 
     progress.stage("Describing the environment")
-    environment, lock_text = _describe_environment(project, capture.executions, s)
+    environment, lock_text = _describe_environment(project, capture.executions, s.base_image)
     dockerfile = render_dockerfile(environment, wheelhouse=s.wheelhouse)
     local_packages = _local_packages(project, capture, environment)
     support = _support_files(project, capture, environment, resolved, dockerfile, lock_text, local_packages)
@@ -456,4 +457,4 @@ def export_project(
             extra_files=wheels,
         )
         write_package(output, content, force=s.force, date_published=package.metadata.date_published)
-    return ExportResult(output, package, _warnings(capture, environment, s))
+    return ExportResult(output, package, _warnings(capture, environment, s.license))

@@ -1,0 +1,46 @@
+"""What every command shares: one stderr line per error with its exit code, and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+
+from repropack.errors import RepropackError
+
+#: Progress, verdicts and advice go to stderr; stdout holds only what --json promises.
+stderr = Console(stderr=True)
+
+
+def fail(error: RepropackError) -> None:
+    click.echo(f"repropack: error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def run_pipeline(action: Callable[[], Any]) -> Any:
+    """Run a pipeline call, turning its errors into one stderr line and an exit code."""
+    try:
+        return action()
+    except RepropackError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        click.echo("repropack: interrupted; nothing was written", err=True)
+        sys.exit(130)
+
+
+def emit_json(data: dict) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def given(ctx: click.Context, names: list[str]) -> dict[str, Any]:
+    """Only the options the user typed, so config files can fill in the rest."""
+    out = {}
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":
+            out[name] = ctx.params[name]
+    return out

@@ -1,0 +1,175 @@
+"""``export``, ``inspect`` and ``check``: making a package and looking at one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from repropack.cli.common import emit_json, given, run_pipeline, stderr
+from repropack.config import CRATE_VERSIONS
+from repropack.fs.names import shown
+from repropack.ui.text import literal
+
+
+@click.command()
+@click.argument("project", type=click.Path(path_type=Path), default=".", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Package path: NAME.zip for a deterministic zip, any other path for a folder. Default: ./<project>.crate.zip",
+)
+@click.option(
+    "--notebook",
+    "notebooks",
+    multiple=True,
+    help="Notebook to run (repeatable). Default: every *.ipynb outside hidden, checkpoint and virtualenv folders.",
+)
+@click.option(
+    "--no-execute",
+    "execute",
+    flag_value=False,
+    default=True,
+    help="Package the notebooks as they are; outputs are their saved state.",
+)
+@click.option("--allow-errors", is_flag=True, help="Keep going when a cell raises; the run is recorded as failed.")
+@click.option("--timeout", type=int, help="Seconds a single cell may run (default 600).")
+@click.option("--kernel", help="Jupyter kernel to run (default python3, whatever the notebook's metadata says).")
+@click.option(
+    "--restrict",
+    multiple=True,
+    metavar="GLOB",
+    help="Describe matching files by hash only; their bytes stay out of the package (repeatable).",
+)
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave matching files out entirely (repeatable).")
+@click.option(
+    "--allow-secret", multiple=True, metavar="PATH", help="Pack PATH although it looks like a secret (repeatable)."
+)
+@click.option(
+    "--wheelhouse",
+    is_flag=True,
+    help="Download wheels of the locked environment into the package, for replays with no network.",
+)
+@click.option(
+    "--crate-version",
+    type=click.Choice(CRATE_VERSIONS),
+    help="RO-Crate version to write (default 1.2; 1.1 for tools that read only 1.1).",
+)
+@click.option("--base-image", help="Base image of the rendered Dockerfile (default repropack/base:bookworm-py3.11).")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout (progress stays on stderr).")
+@click.pass_context
+def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, **_: Any) -> None:
+    """Execute PROJECT's notebooks under observation and write an RO-Crate package.
+
+    Every input and output file is recorded with its sha256, the kernel's
+    environment is pinned into a lock and a Dockerfile, git provenance is
+    recorded, and restricted inputs are described by hash only.
+
+    Settings may also live in PROJECT/repropack.toml or [tool.repropack] of its
+    pyproject.toml; flags win over them.
+
+    \b
+    Examples:
+      repropack export                                  # the current folder
+      repropack export examples/claims-analysis -o claims.crate.zip
+      repropack export . --restrict 'data/raw/*.csv' --notebook analysis.ipynb
+      SOURCE_DATE_EPOCH=1700000000 repropack export . --no-execute   # byte-identical zips
+    """
+    from repropack.config import resolve_settings
+    from repropack.export import export_project
+    from repropack.ui.progress import RichProgress
+
+    names = [
+        "notebooks",
+        "execute",
+        "allow_errors",
+        "timeout",
+        "kernel",
+        "restrict",
+        "exclude",
+        "allow_secret",
+        "wheelhouse",
+        "base_image",
+        "crate_version",
+        "force",
+    ]
+
+    def work():
+        settings = resolve_settings(given(ctx, names), project)
+        with RichProgress(stderr) as progress:
+            return export_project(project, output, settings, progress)
+
+    result = run_pipeline(work)
+    for warning in result.warnings:
+        stderr.print(f"[yellow]warning:[/yellow] {literal(warning)}")
+    if json_:
+        emit_json(result.summary())
+    else:
+        summary = result.summary()
+        stderr.print(
+            f"[green]wrote[/green] {literal(summary['output'])}: {len(summary['notebooks'])} notebook(s), "
+            f"{len(summary['inputs'])} input(s), {len(summary['outputs'])} output(s), "
+            f"{len(summary['restricted'])} restricted, {summary['locked_distributions']} locked distributions"
+        )
+
+
+@click.command()
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout.")
+def inspect(package: Path, json_: bool) -> None:
+    """Show what a package holds: notebooks, files, environment, runs.
+
+    \b
+    Example:
+      repropack inspect claims.crate.zip
+      repropack inspect claims.crate.zip --json | jq '.files[] | select(.restricted)'
+    """
+    from repropack.crate.reader import open_package
+    from repropack.ui.inspect_view import describe_package, render_inspection
+
+    def work():
+        with open_package(package) as opened:
+            return describe_package(opened.source, opened.package, opened.environment_hash)
+
+    description = run_pipeline(work)
+    if json_:
+        emit_json(description)
+    else:
+        render_inspection(Console(), description)
+
+
+@click.command()
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout.")
+def check(package: Path, json_: bool) -> None:
+    """Check a package: every hash, the repropack JSON Schema, and the official
+    roc-validator for its RO-Crate version (1.1, 1.2 or 1.3) and
+    process-run-crate-0.5, run offline.
+
+    Exit 0 when valid, 1 when not, with each problem on its own line.
+    Recommendations that only need a fact nobody gave (a ROR id, a contact
+    point) are printed as advice naming the setting that supplies it; they do
+    not make a package invalid.
+
+    \b
+    Example:
+      repropack check claims.crate.zip
+    """
+    from repropack.crate.check import check_package
+
+    report = run_pipeline(lambda: check_package(package))
+    if json_:
+        emit_json(report.as_dict())
+    else:
+        for problem in report.problems:
+            click.echo(f"{problem.kind}: {shown(problem.message)}")
+        for advice in report.advice:
+            stderr.print(f"advice: {literal(str(advice))}")
+        verdict = "valid" if report.valid else f"invalid ({len(report.problems)} problem(s))"
+        stderr.print(f"{literal(package)}: {verdict}; {report.files_checked} file hashes checked")
+    sys.exit(0 if report.valid else 1)

@@ -1,0 +1,68 @@
+"""``keys`` and ``base``: the signing key and the base image, set up once per machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from repropack.cli.common import run_pipeline, stderr
+
+
+@click.group()
+def keys() -> None:
+    """Manage the Ed25519 key that signs governed-run records."""
+
+
+@keys.command("generate")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the key pair (default: the user config dir).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing key pair.")
+def keys_generate(directory: Path | None, force: bool) -> None:
+    """Make a signing key pair (NAME.key, mode 0600, and NAME.pub).
+
+    \b
+    Example:
+      repropack keys generate && repropack replay pkg.zip
+    """
+    from repropack.record.keys import generate_key_pair
+
+    pair = run_pipeline(lambda: generate_key_pair(directory, force=force))
+    click.echo(f"{pair.key_id}\n  private {pair.private_path}\n  public  {pair.public_path}")
+
+
+@click.group()
+def base() -> None:
+    """Base images built from a Debian mirror (no registry needed)."""
+
+
+@base.command("build")
+@click.option("--tag", default=None, help="Image name:tag (default repropack/base:bookworm-py3.11).")
+@click.option("--suite", default="bookworm", show_default=True)
+@click.option("--mirror", default="http://deb.debian.org/debian", show_default=True)
+@click.option("--if-missing", is_flag=True, help="Do nothing when the image already exists.")
+def base_build(tag: str | None, suite: str, mirror: str, if_missing: bool) -> None:
+    """debootstrap a minimal Debian with Python and import it into the engine.
+
+    \b
+    Example:
+      repropack base build --if-missing
+    """
+    from repropack.config import DEFAULT_BASE_IMAGE
+    from repropack.sandbox.docker.base_image import base_image_exists, build_base_image
+
+    tag = tag or DEFAULT_BASE_IMAGE
+    if if_missing and run_pipeline(lambda: base_image_exists(tag)):
+        click.echo(f"{tag}: already present")
+        return
+    with stderr.status(f"Building {tag} from {mirror} ({suite}); about a minute") as status:
+        image_id = run_pipeline(
+            lambda: build_base_image(
+                tag, suite=suite, mirror=mirror, on_line=lambda line: status.update(f"{tag}: {line[:90]}")
+            )
+        )
+    click.echo(f"{tag}: {image_id}")
