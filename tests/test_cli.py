@@ -88,6 +88,8 @@ def test_every_command_help_has_an_example():
         ["check"],
         ["replay"],
         ["verify-record"],
+        ["diff"],
+        ["rejudge"],
         ["keys", "generate"],
         ["base", "build"],
     ):

@@ -428,6 +428,8 @@ def test_replay_runs_with_a_plugin_backend_and_a_plugin_rule(project, tmp_path, 
         "status": "equivalent",
         "rule": "ignore-case",
         "detail": "same text ignoring case",
+        "nondeterminism": None,
+        "hint": "",
     }
 
     # The same replay with the built-in text rule: the plugin's rule is what made the table equal.

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 from repropack.config import ReplaySettings
 from repropack.export import export_project
-from repropack.model import CauseKind, OutputComparison, OutputStatus, ReplayedPackage, ReplayResult, Verdict
+from repropack.model import (
+    CauseKind,
+    FailureCause,
+    Nondeterminism,
+    OutputComparison,
+    OutputStatus,
+    Verdict,
+)
 from repropack.record.keys import generate_key_pair
 from repropack.replay import replay_package
 from repropack.resources import schema_path
 from tests.conftest import write_notebook
+from tests.samples import sample_replay_result
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -38,6 +44,11 @@ def test_schema_enums_match_the_model(validator):
     assert set(properties["cause_kind"]["enum"]) == {k.value for k in CauseKind} | {None}
     statuses = validator.schema["$defs"]["output"]["properties"]["status"]["enum"]
     assert set(statuses) == {s.value for s in OutputStatus}
+    kinds = validator.schema["$defs"]["output"]["properties"]["nondeterminism"]["enum"]
+    assert set(kinds) == {n.value for n in Nondeterminism} | {None}
+    # The one table of causes in the schema names every kind.
+    described = properties["cause_kind"]["description"]
+    assert all(f"'{k.value}'" in described for k in CauseKind), described
 
 
 def test_reproduced_replay_and_its_record_meet_the_schema(validator, project, tmp_path):
@@ -66,31 +77,63 @@ def test_failed_replay_meets_the_schema(validator, project, tmp_path):
 
 def _sample(verdict: Verdict = Verdict.NOT_REPRODUCED) -> dict:
     """as_dict() of a hand-made result (no replay needed): the baseline the broken copies start from."""
-    facts = ReplayedPackage(source=Path("/tmp/pkg"), title="Study", metadata_sha256="a" * 64)
-    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    outputs = [
-        OutputComparison("analysis.ipynb", OutputStatus.EQUIVALENT, "notebook", "execution counts differ"),
-        OutputComparison("outputs/counts.csv", OutputStatus.DIFFERENT, "csv", "row 2: n 1 -> 7"),
-    ]
-    return ReplayResult(
-        package=facts,
+    return sample_replay_result(
         verdict=verdict,
-        cause=None,
-        outputs=outputs,
         rules={"declared": {"*.csv": {"rule": "csv", "rtol": 0.0}}, "applied": {"outputs/counts.csv": "csv"}},
-        drift=["numpy 2.0.0 (recorded 1.26.4)"],
-        backend={"backend": "docker", "engine": "docker", "engine_version": "26.1.5", "api_version": "1.45"},
-        isolation="container",
-        image="repropack/env:abc",
-        image_id="sha256:" + "c" * 64,
-        image_reused=True,
-        limits={"timeout_s": 1800, "memory": "2g", "pids": 256, "network": False},
-        started=when,
-        ended=when,
-        timings={"integrity": 0.01, "build": 0.2, "execute": 3.5, "compare": 0.1},
-        agent="root",
-        host="box",
+        drift=("numpy 2.0.0 (recorded 1.26.4)",),
     ).as_dict()
+
+
+def _nondeterministic_sample() -> dict:
+    """A not_reproduced replay whose only difference differed between export's own runs too."""
+    return sample_replay_result(
+        cause=FailureCause(CauseKind.NONDETERMINISTIC, "every difference is where the recorded run differed"),
+        outputs=(
+            OutputComparison("analysis.ipynb", OutputStatus.EQUIVALENT, "notebook", "execution counts differ"),
+            OutputComparison(
+                "results/scatter.png",
+                OutputStatus.DIFFERENT,
+                "image",
+                "41% of pixels differ",
+                Nondeterminism.AT_SOURCE,
+                "nondeterministic at source: it differed between the 2 runs of the export too",
+            ),
+        ),
+        rules={},
+        timings={"integrity": 0.01},
+    ).as_dict()
+
+
+def test_nondeterministic_sample_is_valid_and_its_output_carries_the_hint(validator):
+    sample = _nondeterministic_sample()
+    assert _errors(validator, sample) == []
+    assert sample["cause_kind"] == "nondeterministic" and sample["cause"].startswith("nondeterministic: ")
+    scatter = sample["outputs"][1]
+    assert scatter["nondeterminism"] == "nondeterministic at source" and scatter["hint"].startswith("nondeterministic")
+    assert sample["outputs"][0]["nondeterminism"] is None and sample["outputs"][0]["hint"] == ""
+
+
+NONDETERMINISTIC_BROKEN = {
+    "nondeterministic cause on a failed replay": lambda d: d.update(verdict="failed", outputs=[]),
+    "nondeterministic cause on a reproduced replay": lambda d: d.update(verdict="reproduced", outputs=d["outputs"][:1]),
+    "nondeterministic cause with a real difference": lambda d: d["outputs"][1].update(nondeterminism=None),
+    "nondeterministic cause with only a likely hint": lambda d: d["outputs"][1].update(
+        nondeterminism="likely nondeterministic"
+    ),
+    "nondeterministic cause not matching its kind": lambda d: d.update(cause="timeout: x"),
+    "nondeterminism on an equivalent output": lambda d: d["outputs"][0].update(
+        nondeterminism="likely nondeterministic"
+    ),
+    "unknown nondeterminism": lambda d: d["outputs"][1].update(nondeterminism="random"),
+    "hint not a string": lambda d: d["outputs"][1].update(hint=None),
+}
+
+
+@pytest.mark.parametrize("breakage", list(NONDETERMINISTIC_BROKEN), ids=list(NONDETERMINISTIC_BROKEN))
+def test_broken_nondeterministic_object_is_rejected(validator, breakage):
+    broken = copy.deepcopy(_nondeterministic_sample())
+    NONDETERMINISTIC_BROKEN[breakage](broken)
+    assert _errors(validator, broken), f"{breakage}: accepted by the schema"
 
 
 def _without(key):
@@ -118,7 +161,39 @@ BROKEN = {
     "not reproduced with all outputs matching": lambda d: d["outputs"].pop(),
     "absolute output path": lambda d: d["outputs"][0].update(path="/etc/passwd"),
     "time not in UTC": lambda d: d.update(started="2025-01-02T03:04:05"),
+    "compared output without its rule": lambda d: d["outputs"][1].update(rule=""),
+    "report not a path": lambda d: d.update(report=""),
+    "replayed outputs in another folder": lambda d: d["replayed"].update(folder="outputs"),
+    "replayed output outside the record": lambda d: d["replayed"].update(files=["../../etc/passwd"]),
+    "base image without its reason": lambda d: d.update(base_image={"image": "repropack/base:bookworm-py3.11"}),
+    "drift info not lines": lambda d: d.update(drift_info="Python 3.11.9"),
+    "re-judgement not naming its record": lambda d: d.update(
+        rejudged_from={
+            "key_id": None,
+            "signature_sha256": "b" * 64,
+            "verdict": "reproduced",
+            "compare": [],
+            "rejudged": "2025-01-02T03:04:05+00:00",
+        }
+    ),
 }
+
+
+def test_missing_and_unexpected_outputs_have_no_rule_and_a_re_judgement_names_its_record(validator):
+    sample = _sample()
+    sample["outputs"] += [
+        {"path": "gone.csv", "status": "missing", "rule": "", "detail": "", "nondeterminism": None, "hint": ""},
+        {"path": "extra.log", "status": "unexpected", "rule": "", "detail": "", "nondeterminism": None, "hint": ""},
+    ]
+    sample["rejudged_from"] = {
+        "record": "/records/study.replay-20250102T030405Z",
+        "key_id": "ed25519:0123456789abcdef",
+        "signature_sha256": "b" * 64,
+        "verdict": "not_reproduced",
+        "compare": ["outputs/*.csv=csv:atol=10"],
+        "rejudged": "2025-01-02T03:04:05+00:00",
+    }
+    assert _errors(validator, sample) == []
 
 
 def test_hand_made_sample_is_valid(validator):

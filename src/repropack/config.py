@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -51,12 +52,16 @@ class ExportSettings:
     execute: bool = True
     allow_errors: bool = False
     timeout: int = 600
+    runs: int = 1  # times each notebook is run; from 2 on, outputs that differ between runs are recorded
     kernel: str = "python3"
     restrict: tuple[str, ...] = ()
     restrict_note: str = "Restricted input: not distributed with the package; obtain it from the data controller."
     exclude: tuple[str, ...] = ()
     allow_secret: tuple[str, ...] = ()
     wheelhouse: bool = False
+    # Environment variables recorded at export and set at replay, beyond the built-in ones that change
+    # results (PYTHONHASHSEED, TZ, LANG/LC_*, OMP_*/OPENBLAS_*/MKL_* threads: export/environ.py).
+    env: tuple[str, ...] = ()
     base_image: str = DEFAULT_BASE_IMAGE
     title: str = ""
     description: str = ""
@@ -112,17 +117,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Variables the replay sandbox sets (or must not take from the exporting host): never recorded.
+_SANDBOX_VARIABLES = frozenset({"PATH", "HOME", "PYTHONPATH", "PYTHONHOME", "LD_PRELOAD", "LD_LIBRARY_PATH"})
+
 _FIELD_TYPES: dict[str, type] = {
     "notebooks": tuple,
     "execute": bool,
     "allow_errors": bool,
     "timeout": int,
+    "runs": int,
     "kernel": str,
     "restrict": tuple,
     "restrict_note": str,
     "exclude": tuple,
     "allow_secret": tuple,
     "wheelhouse": bool,
+    "env": tuple,
     "base_image": str,
     "title": str,
     "description": str,
@@ -145,6 +156,13 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     if expected is tuple:
         if not isinstance(value, list):
             raise BadInput(f"{where}: setting {name!r} must be a list")
+        if name == "env":
+            bad = [v for v in value if not isinstance(v, str) or not _ENV_NAME.fullmatch(v)]
+            if bad:
+                raise BadInput(f"{where}: setting 'env' lists {bad[0]!r}, which is no environment variable name")
+            owned = sorted(set(value) & _SANDBOX_VARIABLES)
+            if owned:
+                raise BadInput(f"{where}: setting 'env' lists {owned[0]}, which the replay sandbox sets itself")
         return tuple(value)
     if expected is int and isinstance(value, bool):
         raise BadInput(f"{where}: setting {name!r} must be an integer")
@@ -152,6 +170,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         raise BadInput(f"{where}: setting {name!r} must be a {expected.__name__}")
     if name == "timeout" and value <= 0:
         raise BadInput(f"{where}: setting 'timeout' must be positive")
+    if name == "runs" and value < 1:
+        raise BadInput(f"{where}: setting 'runs' must be 1 or more (2 runs show what differs between runs)")
     if name == "crate_version" and value not in CRATE_VERSIONS:
         raise BadInput(f"{where}: setting 'crate_version' must be one of {', '.join(CRATE_VERSIONS)}")
     return value
@@ -228,15 +248,25 @@ def resolve_settings(
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """What a replay may use."""
+    """What a replay may use.
 
-    timeout: int = 1800  # wall-clock seconds for all notebooks; the sandbox is killed after
-    memory: str = "2g"
+    ``timeout`` and ``memory`` None mean "derived from the package": from the wall time and peak
+    memory its recorded run measured, with headroom (``replay/limits.py``), or the fallbacks below
+    for a package that recorded none. A replay runs with the derived values filled in.
+    """
+
+    timeout: int | None = None  # wall-clock seconds for all notebooks; the sandbox is killed after
+    memory: str | None = None  # as Docker takes it: "512m", "2g"
     pids: int = 256
     network: bool = False
 
     def describe(self) -> dict:
         return {"timeout_s": self.timeout, "memory": self.memory, "pids": self.pids, "network": self.network}
+
+
+#: The replay limits of a package that recorded no wall time or peak memory (exported before they were).
+FALLBACK_REPLAY_TIMEOUT = 1800
+FALLBACK_REPLAY_MEMORY = "2g"
 
 
 def default_ca_bundle() -> Path | None:

@@ -78,7 +78,7 @@ def test_compare_outputs_reports_every_status_sorted_by_path(tmp_path: Path) -> 
             "outputs/fig.png",
             OutputStatus.EQUIVALENT,
             "image",
-            "1.0% of pixels differ (max channel delta 255); threshold 2.0%",
+            "1.0% of pixels differ by more than 4 (max channel delta 255); threshold 2.0%",
         ),
         OutputComparison("outputs/gone.txt", OutputStatus.MISSING, ""),
         OutputComparison("outputs/listed_but_absent.txt", OutputStatus.MISSING, ""),
@@ -202,9 +202,13 @@ def test_rules_from_config_keeps_declared_order_and_options() -> None:
     choices = rules_from_config(config)
 
     assert [(choice.glob, choice.rule.name, choice.rule.options()) for choice in choices] == [
-        ("outputs/*.png", "image", {"tolerance": 0, "threshold": 0.02}),
-        ("outputs/*.csv", "csv", {"rtol": 1e-6, "atol": 0.0, "ignore_row_order": True}),
-        ("*.txt", "text", {"masks": [r"\d{4}-\d{2}-\d{2}"]}),
+        ("outputs/*.png", "image", {"tolerance": 4, "threshold": 0.02}),
+        ("outputs/*.csv", "csv", {"rtol": 1e-6, "atol": 0.0, "ignore_row_order": True, "clock": True}),
+        (
+            "*.txt",
+            "text",
+            {"masks": [r"\d{4}-\d{2}-\d{2}"], "numbers": "close", "rtol": 1e-9, "noise_floor": 1e-12, "clock": True},
+        ),
     ]
 
 

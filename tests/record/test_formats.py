@@ -3,46 +3,30 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from repropack.errors import BadInput
-from repropack.model import OutputComparison, OutputStatus, ReplayedPackage, ReplayResult, Verdict
+from repropack.model import ReplayedPackage, ReplayResult
 from repropack.plugins import Registry
 from repropack.record.formats import REPORT_FORMATS, HtmlReport, JsonReport, ReportFormat
 from repropack.record.report_html import render_html_report
 from repropack.resources import schema_path
+from tests.samples import sample_replay_result
 
 
 @pytest.fixture
 def result() -> ReplayResult:
-    """A not-reproduced replay, made by hand: one equivalent notebook and one differing table."""
-    facts = ReplayedPackage(source=Path("/tmp/pkg"), title="Study <of counts>", metadata_sha256="a" * 64)
-    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    return ReplayResult(
-        package=facts,
-        verdict=Verdict.NOT_REPRODUCED,
-        cause=None,
-        outputs=[
-            OutputComparison("analysis.ipynb", OutputStatus.EQUIVALENT, "notebook", "execution counts differ"),
-            OutputComparison("outputs/counts.csv", OutputStatus.DIFFERENT, "csv", "row 2, column 'n': '1' != '7'"),
-        ],
-        rules={"declared": {}, "applied": {"analysis.ipynb": "notebook", "outputs/counts.csv": "csv"}},
-        drift=[],
+    """A not-reproduced replay on the local backend: one equivalent notebook and one differing table."""
+    return sample_replay_result(
+        package=ReplayedPackage(source=Path("/tmp/pkg"), title="Study <of counts>", metadata_sha256="a" * 64),
         backend={"backend": "local", "engine": "virtualenv", "engine_version": "3.11.7", "api_version": None},
         isolation="local virtualenv",
         image="/cache/venvs/abc",
         image_id="/cache/venvs/abc/bin/python",
-        image_reused=True,
-        limits={"timeout_s": 1800, "memory": "2g", "pids": 256, "network": False},
-        started=when,
-        ended=when,
         timings={"integrity": 0.01, "build": 0.0, "execute": 1.5, "compare": 0.1},
-        agent="ada",
-        host="box",
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ from repropack.model import (
 )
 from repropack.record.governed_run import REPORT_FILE, RESULT_FILE, _metadata
 from repropack.record.report_html import render_html_report
+from tests.samples import sample_replay_result
 
 METADATA = "ro-crate-metadata.json"
 OPERATORS = {
@@ -48,28 +48,16 @@ CASES = [(version, operator) for version in ("1.2", "1.1") for operator in OPERA
 
 
 def _result() -> ReplayResult:
-    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    return ReplayResult(
+    return sample_replay_result(
         package=ReplayedPackage(Path("/data/claims.crate.zip"), "Claims by age band", "a" * 64),
         verdict=Verdict.REPRODUCED,
-        cause=None,
         outputs=(
             OutputComparison("analysis.ipynb", OutputStatus.EQUIVALENT, "notebook", "execution counts differ"),
             OutputComparison("outputs/counts.csv", OutputStatus.IDENTICAL, "sha256"),
         ),
         rules={"declared": {}, "applied": {"analysis.ipynb": "notebook"}},
-        drift=(),
-        backend={"backend": "docker", "engine": "docker", "engine_version": "26.1.5", "api_version": "1.45"},
-        isolation="container",
-        image="repropack/env:0123456789abcdef",
-        image_id="sha256:" + "c" * 64,
         image_reused=False,
-        limits={"timeout_s": 1800, "memory": "2g", "pids": 256, "network": False},
-        started=when,
-        ended=when,
-        timings={"integrity": 0.01, "build": 0.2, "execute": 3.5, "compare": 0.1},
         agent="root",
-        host="box",
     )
 
 

@@ -28,3 +28,20 @@ def test_registry_names_both_backends_and_refuses_unknown_ones():
     assert BACKENDS.names() == ["docker", "local"]
     with pytest.raises(BadInput, match="unknown backend 'podman' \\(known: docker, local\\)"):
         BACKENDS.get("podman")
+
+
+def test_scripts_pip_wrote_in_the_staging_venv_are_pointed_at_where_the_venv_will_be(tmp_path):
+    from repropack.sandbox.local import _point_scripts_at
+
+    staging, target = tmp_path / ".venv.tmp", tmp_path / "venv"
+    (staging / "bin").mkdir(parents=True)
+    short = staging / "bin" / "claims-report"
+    short.write_text(f"#!{staging}/bin/python\nimport sys\nprint('{staging}/bin/ stays in the body')\n")
+    long_form = staging / "bin" / "jupyter"
+    long_form.write_text(f"#!/bin/sh\n'''exec' {staging}/bin/python \"$0\" \"$@\"\n' '''\nimport sys\n")
+    (staging / "bin" / "python").symlink_to("/usr/bin/python3")
+    _point_scripts_at(staging, target)
+    assert short.read_text().splitlines()[0] == f"#!{target}/bin/python"
+    assert f"{staging}/bin/ stays in the body" in short.read_text()  # only the first lines name the interpreter
+    assert long_form.read_text().splitlines()[1] == f"'''exec' {target}/bin/python \"$0\" \"$@\""
+    assert (staging / "bin" / "python").is_symlink()

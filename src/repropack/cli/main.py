@@ -10,7 +10,7 @@ import sys
 import click
 
 from repropack import __version__
-from repropack.cli import package, replay, tools
+from repropack.cli import package, record, replay, tools
 
 
 def run() -> None:
@@ -39,6 +39,7 @@ def main() -> None:
       repropack inspect my-project.crate.zip   # what is inside
       repropack replay my-project.crate.zip    # rebuild, re-run in a sandbox, compare, sign a record
       repropack verify-record my-project.crate.replay-20261124T101500Z
+      repropack diff my-project.crate.replay-20261124T101500Z   # what differs, in full
 
     Exit codes: 0 success, 1 the check said no, 2 usage error or bad input,
     3 the work could not run.
@@ -50,5 +51,7 @@ main.add_command(package.inspect)
 main.add_command(package.check)
 main.add_command(replay.replay)
 main.add_command(replay.verify_record_command)
+main.add_command(record.diff_command)
+main.add_command(record.rejudge_command)
 main.add_command(tools.keys)
 main.add_command(tools.base)

@@ -38,6 +38,13 @@ from repropack.ui.text import literal
 )
 @click.option("--allow-errors", is_flag=True, help="Keep going when a cell raises; the run is recorded as failed.")
 @click.option("--timeout", type=int, help="Seconds a single cell may run (default 600).")
+@click.option(
+    "--runs",
+    type=int,
+    metavar="N",
+    help="Run every notebook N times (default 1; the package holds the first run). With 2 or more, the outputs "
+    "that differ between runs are recorded, so a replay can name randomness instead of blaming the environment.",
+)
 @click.option("--kernel", help="Jupyter kernel to run (default python3, whatever the notebook's metadata says).")
 @click.option(
     "--restrict",
@@ -48,6 +55,13 @@ from repropack.ui.text import literal
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Leave matching files out entirely (repeatable).")
 @click.option(
     "--allow-secret", multiple=True, metavar="PATH", help="Pack PATH although it looks like a secret (repeatable)."
+)
+@click.option(
+    "--env",
+    multiple=True,
+    metavar="NAME",
+    help="Record environment variable NAME at export and set it at replay (repeatable), beyond those recorded "
+    "always: PYTHONHASHSEED, TZ, LANG, LC_*, OMP_*, OPENBLAS_*, MKL_* and other thread counts.",
 )
 @click.option(
     "--wheelhouse",
@@ -78,6 +92,7 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
       repropack export                                  # the current folder
       repropack export examples/claims-analysis -o claims.crate.zip
       repropack export . --restrict 'data/raw/*.csv' --notebook analysis.ipynb
+      repropack export . --runs 2                       # also record what differs between two runs
       SOURCE_DATE_EPOCH=1700000000 repropack export . --no-execute   # byte-identical zips
     """
     from repropack.config import resolve_settings
@@ -89,10 +104,12 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
         "execute",
         "allow_errors",
         "timeout",
+        "runs",
         "kernel",
         "restrict",
         "exclude",
         "allow_secret",
+        "env",
         "wheelhouse",
         "base_image",
         "crate_version",
@@ -116,6 +133,17 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
             f"{len(summary['inputs'])} input(s), {len(summary['outputs'])} output(s), "
             f"{len(summary['restricted'])} restricted, {summary['locked_distributions']} locked distributions"
         )
+        if summary["runs"] > 1:
+            differed = [
+                n["path"] + (f" (cells {', '.join(map(str, n['cells']))})" if n["cells"] else "")
+                for n in summary["nondeterministic"]
+            ]
+            said = (
+                f"[yellow]differed between runs:[/yellow] {literal(', '.join(differed))}"
+                if differed
+                else "none differed"
+            )
+            stderr.print(f"{summary['runs']} runs compared: {said}")
 
 
 @click.command()

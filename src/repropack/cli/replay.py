@@ -84,9 +84,14 @@ class _RegisteredBackends(click.Choice):
 @click.option(
     "--timeout",
     type=click.IntRange(min=1),
-    help="Wall-clock seconds for the whole run; the sandbox is killed after (default 1800).",
+    help="Wall-clock seconds for the whole run; the sandbox is killed after (default: 3 x the recorded "
+    "wall time + 60, at least 300; 1800 for a package that recorded none).",
 )
-@click.option("--memory", help="Memory limit of the sandbox, docker syntax: 512m, 2g (default 2g).")
+@click.option(
+    "--memory",
+    help="Memory limit of the sandbox, docker syntax: 512m, 2g (default: 2 x the recorded peak, at least 512m; "
+    "2g for a package that recorded none).",
+)
 @click.option(
     "--compare",
     "compare",

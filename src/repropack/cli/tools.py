@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from repropack.cli.common import run_pipeline, stderr
+from repropack.sandbox.bases import KNOWN_PYTHONS
 
 
 @click.group()
@@ -41,28 +42,47 @@ def base() -> None:
 
 
 @base.command("build")
-@click.option("--tag", default=None, help="Image name:tag (default repropack/base:bookworm-py3.11).")
-@click.option("--suite", default="bookworm", show_default=True)
+@click.option(
+    "--python",
+    "python",
+    type=click.Choice(KNOWN_PYTHONS),
+    default=KNOWN_PYTHONS[0],
+    show_default=True,
+    help="Python of the image: 3.11 is Debian bookworm, 3.13 Debian trixie. A replay builds on the base whose Python is the recorded one when it is here.",
+)
+@click.option(
+    "--tag",
+    default=None,
+    help="Image name:tag (default repropack/base:bookworm-py3.11 or repropack/base:trixie-py3.13).",
+)
+@click.option("--suite", default=None, help="Debian suite (default: the one whose python3 is --python).")
 @click.option("--mirror", default="http://deb.debian.org/debian", show_default=True)
 @click.option("--if-missing", is_flag=True, help="Do nothing when the image already exists.")
-def base_build(tag: str | None, suite: str, mirror: str, if_missing: bool) -> None:
+def base_build(python: str, tag: str | None, suite: str | None, mirror: str, if_missing: bool) -> None:
     """debootstrap a minimal Debian with Python and import it into the engine.
 
     \b
-    Example:
+    Examples:
       repropack base build --if-missing
+      repropack base build --python 3.13    # repropack/base:trixie-py3.13
     """
-    from repropack.config import DEFAULT_BASE_IMAGE
+    from repropack.sandbox.bases import known_base
     from repropack.sandbox.docker.base_image import base_image_exists, build_base_image
 
-    tag = tag or DEFAULT_BASE_IMAGE
+    known = known_base(python)
+    tag = tag or known.tag
+    suite = suite or known.suite
     if if_missing and run_pipeline(lambda: base_image_exists(tag)):
         click.echo(f"{tag}: already present")
         return
-    with stderr.status(f"Building {tag} from {mirror} ({suite}); about a minute") as status:
+    with stderr.status(f"Building {tag} (Python {python}) from {mirror} ({suite}); about a minute") as status:
         image_id = run_pipeline(
             lambda: build_base_image(
-                tag, suite=suite, mirror=mirror, on_line=lambda line: status.update(f"{tag}: {line[:90]}")
+                tag,
+                python=python,
+                suite=suite,
+                mirror=mirror,
+                on_line=lambda line: status.update(f"{tag}: {line[:90]}"),
             )
         )
     click.echo(f"{tag}: {image_id}")

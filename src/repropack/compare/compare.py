@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from repropack.compare.context import NO_CONTEXT, RunWindows
 from repropack.compare.excerpts import clip
 from repropack.compare.rules import RULES, ComparisonRule
 from repropack.errors import BadInput
@@ -141,19 +142,22 @@ def compare_outputs(
     recorded: Mapping[str, str],
     produced: Iterable[str],
     choices: Sequence[RuleChoice],
+    windows: RunWindows | None = None,
 ) -> list[OutputComparison]:
     """How each output compares, sorted by path.
 
     ``recorded`` maps each recorded output's package path to its sha256 (its
     bytes, when the package holds them, are under ``recorded_root``);
     ``produced`` lists the package paths the replay created or changed (under
-    ``produced_root``). Never raises for a file's content: a file a rule
-    cannot read or parse is DIFFERENT, saying why. MISSING and UNEXPECTED
-    entries have no rule ("").
+    ``produced_root``). ``windows`` says when the runs that made each output
+    ran, on both sides (``repropack.compare.context.run_windows``), so rules
+    can tell clock readings from results; without it none is recognised.
+    Never raises for a file's content: a file a rule cannot read or parse is
+    DIFFERENT, saying why. MISSING and UNEXPECTED entries have no rule ("").
     """
     produced_paths = set(produced)
     results = [
-        _compare_one(path, sha256, recorded_root, produced_root, choices)
+        _compare_one(path, sha256, recorded_root, produced_root, choices, windows)
         if path in produced_paths and (produced_root / path).is_file()
         else OutputComparison(path=path, status=OutputStatus.MISSING, rule="")
         for path, sha256 in recorded.items()
@@ -166,7 +170,12 @@ def compare_outputs(
 
 
 def _compare_one(
-    path: str, recorded_sha256: str, recorded_root: Path, produced_root: Path, choices: Sequence[RuleChoice]
+    path: str,
+    recorded_sha256: str,
+    recorded_root: Path,
+    produced_root: Path,
+    choices: Sequence[RuleChoice],
+    windows: RunWindows | None,
 ) -> OutputComparison:
     produced_file = produced_root / path
     try:
@@ -188,7 +197,7 @@ def _compare_one(
         )
     rule = choose_rule(path, choices)
     try:
-        outcome = rule.compare(recorded_file, produced_file)
+        outcome = rule.compare_in(recorded_file, produced_file, windows.context(path) if windows else NO_CONTEXT)
     except Exception as error:
         return OutputComparison(
             path, OutputStatus.DIFFERENT, rule.name, clip(f"cannot compare as {rule.name}: {_reason(error)}")

@@ -46,3 +46,15 @@ def first_differing_line(recorded: str, produced: str) -> str:
 
 def _line(line: str | None) -> str:
     return "<none>" if line is None else quote(line)
+
+
+def line_difference(recorded: str, produced: str, index: int) -> str:
+    """Like ``first_differing_line``, for the line at 0-based ``index`` a comparison found differing."""
+    old_lines, new_lines = recorded.splitlines(), produced.splitlines()
+    old = old_lines[index] if index < len(old_lines) else None
+    new = new_lines[index] if index < len(new_lines) else None
+    if old == new:  # the lines match but end differently
+        return f"{quote(recorded)} != {quote(produced)}"
+    shown = f"{_line(old)} != {_line(new)}"
+    single = len(old_lines) <= 1 and len(new_lines) <= 1
+    return shown if single else f"line {index + 1}: {shown}"

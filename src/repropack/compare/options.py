@@ -96,3 +96,14 @@ def regex_list(value: Any) -> tuple[str, ...]:
         except re.error as error:
             raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
     return tuple(patterns)
+
+
+def choice(*allowed: str) -> Check:
+    """A check accepting one of ``allowed`` words."""
+
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    return check

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from repropack.compare.context import ComparisonContext
 from repropack.compare.options import build_options, options_as_json
 from repropack.errors import BadInput
 from repropack.plugins import Registry
@@ -43,7 +44,8 @@ class ComparisonRule(ABC):
     Subclasses set ``name``, ``default_globs`` (file-name patterns the rule
     takes when the researcher declared none) and, when they take options,
     ``Options``: a frozen dataclass whose fields are made with
-    ``repropack.compare.options.option``.
+    ``repropack.compare.options.option``. A rule that needs to know when the
+    runs ran (to tell clock readings from results) overrides ``compare_in``.
     """
 
     name: ClassVar[str]
@@ -66,6 +68,15 @@ class ComparisonRule(ABC):
         May raise any exception when a file cannot be read or parsed as this
         rule's kind of file; the caller reports that as a difference.
         """
+
+    def compare_in(self, recorded: Path, produced: Path, context: ComparisonContext) -> RuleOutcome:
+        """Compare two files knowing when each side's run ran (``context``).
+
+        ``compare_outputs`` calls this. Rules that recognise clock readings
+        override it; the rest (and rules of other distributions written
+        before it existed) compare the files alone.
+        """
+        return self.compare(recorded, produced)
 
     def options(self) -> dict[str, Any]:
         """The effective option values, defaults included, as JSON-able data."""

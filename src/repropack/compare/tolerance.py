@@ -1,9 +1,14 @@
-"""Numeric closeness shared by the rules that read numbers (csv, json)."""
+"""Numeric closeness shared by the rules that read numbers (csv, json), and the image rule's pixel tolerance."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+#: The image rule's default: a pixel differs when one of its channels moves by more than
+#: this (of 255). Anti-aliasing noise moves channels by 1 or 2, real changes by far more
+#: (measurements in ``repropack.compare.image_rule``).
+DEFAULT_TOLERANCE = 4
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 from rocrate.model.contextentity import ContextEntity
 from rocrate.model.data_entity import DataEntity
@@ -179,6 +181,11 @@ def _file_description(record: FileRecord, runs_by_file: dict[str, list[str]], ex
             return f"Copy of the project's environment file {original}, as repropack read it."
         if record.path.startswith(layout.WHEELHOUSE + "/"):
             return "Wheel of a locked distribution, so the environment can be rebuilt without an index."
+        if record.path.startswith(layout.LOCAL_WHEELS + "/"):
+            return (
+                "Wheel of the project's own distribution as it was installed at export (pip install .), "
+                "packed from the installed files; the rebuilt environment installs it."
+            )
         return "repropack's own material for rebuilding and replaying the package."
     return "Project file packaged as it was at export; no notebook run read or wrote it."
 
@@ -202,7 +209,7 @@ def _file_properties(record: FileRecord, description: str, crate_version: str) -
 
 
 def _run_action(
-    crate: ROCrate, index: int, run: NotebookRun, files: dict[str, Any], agent, image, app
+    crate: ROCrate, index: int, run: NotebookRun, files: dict[str, Any], agent, image, app, environment=()
 ) -> ContextEntity:
     props: dict[str, Any] = {
         "@type": "CreateAction",
@@ -226,7 +233,47 @@ def _run_action(
     action["containerImage"] = image
     action["object"] = [files[p] for p in (run.notebook, *run.inputs) if p in files]
     action["result"] = [files[p] for p in (run.notebook, *run.outputs) if p in files]
+    usage = _resource_usage(crate, action.id, run)
+    if usage:
+        action["resourceUsage"] = usage
+    if environment:
+        action["environment"] = environment
     return action
+
+
+#: Process Run Crate ``resourceUsage`` PropertyValues: propertyID -> (model field, QUDT unit).
+PEAK_MEMORY_ID = "https://w3id.org/repropack/terms#peakMemory"
+WALL_TIME_ID = "https://w3id.org/repropack/terms#wallTime"
+_USAGE = {
+    PEAK_MEMORY_ID: ("peak_memory", "peak memory", "https://qudt.org/vocab/unit/BYTE"),
+    WALL_TIME_ID: ("wall_seconds", "wall time", "https://qudt.org/vocab/unit/SEC"),
+}
+
+
+def _resource_usage(crate: ROCrate, action_id: str, run: NotebookRun) -> list[ContextEntity]:
+    """What the run used, as Process Run Crate ``resourceUsage``: its peak memory and wall time."""
+    usage = []
+    for property_id, (attribute, name, unit) in _USAGE.items():
+        value = getattr(run, attribute)
+        if value is None:
+            continue
+        props = {"@type": "PropertyValue", "name": name, "propertyID": property_id, "unitCode": unit, "value": value}
+        usage.append(crate.add(ContextEntity(crate, f"{action_id}-{attribute.replace('_', '-')}", properties=props)))
+    return usage
+
+
+def _environment_variables(crate: ROCrate, variables: Mapping[str, str]) -> list[ContextEntity]:
+    """The kernel's recorded environment variables as Process Run Crate ``environment`` PropertyValues."""
+    return [
+        crate.add(
+            ContextEntity(
+                crate,
+                f"#environment-{quote(name, safe='')}",
+                properties={"@type": "PropertyValue", "name": name, "value": value},
+            )
+        )
+        for name, value in sorted(variables.items())
+    ]
 
 
 def collapse_singletons(value: Any) -> Any:
@@ -330,7 +377,8 @@ def build_metadata(
             )
         )
         agent = add_person(crate, package.agent) if package.agent else (authors[0] if authors else None)
-        root["mentions"] = [_run_action(crate, i, run, files, agent, image, app) for i, run in numbered]
+        variables = _environment_variables(crate, package.environment_variables)
+        root["mentions"] = [_run_action(crate, i, run, files, agent, image, app, variables) for i, run in numbered]
     else:
         # Nothing ran, so no action names the image a replay builds: the root does (no entity is left dangling).
         root["mentions"] = image

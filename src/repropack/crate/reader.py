@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from repropack.crate.metadata import CONTAINER_IMAGE_ID, REPROPACK_APP_ID
+from repropack.crate.metadata import CONTAINER_IMAGE_ID, PEAK_MEMORY_ID, REPROPACK_APP_ID, WALL_TIME_ID
 from repropack.crate.versions import crate_version_of
 from repropack.environment.dockerfile import environment_hash
 from repropack.errors import BadInput
@@ -32,6 +32,7 @@ from repropack.model import (
     FileRole,
     GitProvenance,
     LocalPackage,
+    NondeterministicOutput,
     NotebookRun,
     Organization,
     Package,
@@ -75,6 +76,31 @@ def _moment(value: Any) -> datetime | None:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
+
+
+def _nondeterminism(capture: dict) -> tuple[int, tuple[NondeterministicOutput, ...]]:
+    """capture.json's ``nondeterministic``: how many runs export compared and what differed between them."""
+    found = capture.get("nondeterministic")
+    if not isinstance(found, dict) or not isinstance(found.get("runs"), int) or isinstance(found["runs"], bool):
+        return 1, ()
+    entries = tuple(
+        NondeterministicOutput(
+            entry["path"],
+            tuple(c for c in _as_list(entry.get("cells")) if isinstance(c, int) and not isinstance(c, bool) and c > 0),
+            _text(entry.get("detail")) or "",
+        )
+        for entry in _as_list(found.get("outputs"))
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str)
+    )
+    return max(found["runs"], 1), entries
+
+
+def _variables(capture: dict) -> dict[str, str]:
+    """capture.json's ``environment_variables``: name -> value as the kernel started at export."""
+    found = capture.get("environment_variables")
+    if not isinstance(found, dict):
+        return {}
+    return {name: value for name, value in found.items() if isinstance(name, str) and isinstance(value, str)}
 
 
 def _types(entity: dict) -> set[str]:
@@ -172,6 +198,7 @@ class OpenedPackage:
         """The package as the model: metadata, files, runs, environment, git, settings, capture facts."""
         capture = self._json_file(layout.CAPTURE)
         settings = self._json_file(layout.SETTINGS)
+        export_runs, nondeterministic = _nondeterminism(capture)
         return Package(
             metadata=self._package_metadata(),
             files=self._files_and_problems[0],
@@ -183,10 +210,18 @@ class OpenedPackage:
             tool_version=self._tool_version(),
             empty_folders=tuple(f for f in capture.get("empty_folders", []) if isinstance(f, str)),
             local_packages=tuple(
-                LocalPackage(str(entry["name"]), entry["path"])
+                LocalPackage(
+                    str(entry["name"]),
+                    entry["path"],
+                    editable=entry.get("editable") is not False,
+                    wheel=entry["wheel"] if isinstance(entry.get("wheel"), str) else None,
+                )
                 for entry in capture.get("local_packages", [])
                 if isinstance(entry, dict) and isinstance(entry.get("path"), str) and entry.get("name")
             ),
+            export_runs=export_runs,
+            nondeterministic=nondeterministic,
+            environment_variables=_variables(capture),
         )
 
     # --- the parts of the model -----------------------------------------------------------
@@ -267,9 +302,24 @@ class OpenedPackage:
                         )
                     ),
                     errors=tuple(error.split("; ")) if error else (),
+                    **self._resource_usage(action),
                 )
             )
         return tuple(runs)
+
+    def _resource_usage(self, action: dict) -> dict[str, Any]:
+        """A run's ``resourceUsage`` PropertyValues, as NotebookRun's peak_memory and wall_seconds."""
+        found: dict[str, Any] = {"peak_memory": None, "wall_seconds": None}
+        for ref in _as_list(action.get("resourceUsage")):
+            usage = self._entity(ref)
+            value = usage.get("value")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                continue
+            if usage.get("propertyID") == PEAK_MEMORY_ID:
+                found["peak_memory"] = int(value)
+            elif usage.get("propertyID") == WALL_TIME_ID:
+                found["wall_seconds"] = float(value)
+        return found
 
     def _environment(self, capture: dict) -> Environment:
         image = self.entities.get(CONTAINER_IMAGE_ID, {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 
 import jinja2
 
@@ -12,6 +13,8 @@ from repropack.model import RESERVED_DIR, Environment
 from repropack.resources import template_dir
 
 DOCKERFILE_TEMPLATE = "Dockerfile.j2"
+#: A wheel file name as ``environment.localwheel`` makes it: nothing a Dockerfile line could be split at.
+_WHEEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+!-]*\.whl")
 
 #: name[:tag][@digest] as Docker accepts it; anything else (a newline, a space)
 #: could smuggle instructions into the rendered Dockerfile.
@@ -20,15 +23,23 @@ DOCKER_REFERENCE = re.compile(
 )
 
 
-def render_dockerfile(environment: Environment, *, wheelhouse: bool) -> str:
+def render_dockerfile(
+    environment: Environment, *, wheelhouse: bool, local_wheels: Mapping[str, str] | None = None
+) -> str:
     """The Dockerfile text; the same inputs always give the same bytes.
 
     Only what defines the image goes in (not the host's kernel release, not
     repropack's version), so the environment hash is the same for the same lock
-    on any host and with any release.
+    on any host and with any release. ``local_wheels`` maps the file name of each
+    wheel under ``.repropack/local/`` (the project's own non-editable installs)
+    to its sha256, which the text names: other wheels, another environment hash.
     """
     if not DOCKER_REFERENCE.fullmatch(environment.base_image):
         raise BadInput(f"base image {environment.base_image!r} is not a valid image reference")
+    wheels = sorted((local_wheels or {}).items())
+    for name, sha256 in wheels:
+        if not _WHEEL_NAME.fullmatch(name) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BadInput(f"local wheel {name!r} (sha256 {sha256!r}) cannot be named in a Dockerfile")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
@@ -41,6 +52,7 @@ def render_dockerfile(environment: Environment, *, wheelhouse: bool) -> str:
         machine=environment.machine,
         reserved=RESERVED_DIR,
         wheelhouse=wheelhouse,
+        local_wheels=wheels,
     )
 
 

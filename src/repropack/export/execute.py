@@ -3,8 +3,10 @@
 Each notebook gets its own kernel, started in the notebook's folder, as
 ``jupyter nbconvert --execute`` does. Before the first cell the kernel-side
 observer (``kernel_side.py``) is installed with a silent execution, so it
-neither shows in the notebook nor shifts execution counts; after the last cell
-a second silent execution makes it report.
+neither shows in the notebook nor shifts execution counts; it lives only in an
+audit hook (no module, no name anywhere a cell can look, no frame in any call
+path), so every cell shows what it shows under plain nbclient. After the last
+cell a second silent execution raises the audit event that makes it report.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 from repropack.errors import BadInput, CannotRun, CheckFailed
+from repropack.export.kernel_side import COLLECT_EVENT
 
 _KERNEL_SIDE_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding="utf-8")
 
@@ -33,13 +36,16 @@ _KERNEL_SIDE_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(enc
 class Observation:
     """What the kernel-side observer reported for one kernel session."""
 
-    reads: frozenset[str]  # absolute paths under the project opened for reading
+    reads: frozenset[str]  # absolute paths under the project opened for reading (existing or not)
     writes: frozenset[str]
+    consumed: frozenset[str]  # of the reads, those opened before this run wrote or truncated them
     outside_reads: frozenset[str]  # data files read from outside the project (not packed)
     imported_modules: frozenset[str]  # top-level module names imported after start
     interpreter: dict[str, str]
     marker_environment: dict[str, str]
     distributions: tuple[dict[str, Any], ...]
+    environment: dict[str, str] = field(default_factory=dict)  # the kernel's os.environ as it started
+    resources: dict[str, Any] = field(default_factory=dict)  # peak_rss_bytes, children_peak_rss_bytes, wall_seconds
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,15 @@ class NotebookExecution:
     end_time: datetime
     errors: tuple[str, ...]  # one line per cell that raised (only with allow_errors)
     observation: Observation
+
+
+class CellFailed(CheckFailed):
+    """A cell raised and errors were not allowed; what the run observed up to there is kept."""
+
+    def __init__(self, message: str, notebook: str, observation: Observation) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+        self.observation = observation
 
 
 def read_notebook(path: Path, relpath: str) -> NotebookNode:
@@ -115,18 +130,16 @@ async def _run_silent(client: NotebookClient, code: str) -> None:
         )
 
 
-def _observer_call(call: str) -> str:
-    # Run the observer in a module of its own so nothing lands in the user's namespace.
-    return (
-        "import sys as _rp_sys, types as _rp_types\n"
-        "if '_repropack_observer' not in _rp_sys.modules:\n"
-        "    _rp_mod = _rp_types.ModuleType('_repropack_observer')\n"
-        f"    exec(compile({_KERNEL_SIDE_SOURCE!r}, '<repropack observer>', 'exec'), _rp_mod.__dict__)\n"
-        "    _rp_sys.modules['_repropack_observer'] = _rp_mod\n"
-        f"_rp_sys.modules['_repropack_observer'].{call}\n"
-        "del _rp_sys, _rp_types\n"
-        "globals().pop('_rp_mod', None)\n"
-    )
+def _observer_start(project_root: Path) -> str:
+    # One statement binding no name: the observer's globals are a fresh dict that only its
+    # audit hook keeps alive, not a module in sys.modules and nothing in the user's namespace.
+    source = f"{_KERNEL_SIDE_SOURCE}\nstart({str(project_root)!r})\n"
+    return f"exec(compile({source!r}, '<repropack observer>', 'exec'), {{'__name__': '_repropack_observer'}})\n"
+
+
+def _observer_collect(report_path: Path) -> str:
+    # No import statement, so the observer does not count this cell's imports as the notebook's.
+    return f"__import__('sys').audit({COLLECT_EVENT!r}, {str(report_path)!r})\n"
 
 
 async def _execute(
@@ -144,7 +157,7 @@ async def _execute(
         info = await client.async_wait_for_reply(client.kc.kernel_info())
         if info is not None and "language_info" in info["content"]:
             client.nb.metadata["language_info"] = info["content"]["language_info"]
-        await _run_silent(client, _observer_call(f"start({str(project_root)!r})"))
+        await _run_silent(client, _observer_start(project_root))
         start = _now()
         if execute_cells:
             total = len(client.nb.cells)
@@ -158,7 +171,7 @@ async def _execute(
                     on_cell(index + 1, total)
             client.set_widgets_metadata()
         end = _now()
-        await _run_silent(client, _observer_call(f"collect({str(report_path)!r})"))
+        await _run_silent(client, _observer_collect(report_path))
     return start, end, failure
 
 
@@ -179,7 +192,7 @@ def execute_notebook(
     that actually ran. With ``execute_cells=False`` the kernel only reports its
     environment and the notebook keeps its saved outputs.
 
-    Raises BadInput (invalid notebook, unknown kernel), CheckFailed (a cell
+    Raises BadInput (invalid notebook, unknown kernel), CellFailed (a cell
     raised and ``allow_errors`` is off), CannotRun (kernel died, cell timeout).
     """
     path = project_root / relpath
@@ -208,12 +221,14 @@ def execute_notebook(
             ) from None
         except DeadKernelError:
             raise CannotRun(f"{relpath}: the kernel died while running the notebook{_last_line(log_path)}") from None
-        if failure is not None:
-            index, exc = failure
-            raise CheckFailed(
-                f"{relpath}: {_error_line(index, exc.ename, exc.evalue)} (pass --allow-errors to package it anyway)"
-            )
-        report = json.loads(report_path.read_text(encoding="utf-8"))
+        observation = _observation(json.loads(report_path.read_text(encoding="utf-8")))
+    if failure is not None:
+        index, exc = failure
+        raise CellFailed(
+            f"{relpath}: {_error_line(index, exc.ename, exc.evalue)} (pass --allow-errors to package it anyway)",
+            relpath,
+            observation,
+        )
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": display_name, "language": "python"}
     return NotebookExecution(
         path=relpath,
@@ -223,13 +238,20 @@ def execute_notebook(
         start_time=start,
         end_time=end,
         errors=_errors_in_outputs(nb) if execute_cells else (),
-        observation=Observation(
-            reads=frozenset(report["reads"]),
-            writes=frozenset(report["writes"]),
-            outside_reads=frozenset(report["outside_reads"]),
-            imported_modules=frozenset(report["imported_modules"]),
-            interpreter=report["interpreter"],
-            marker_environment=report["marker_environment"],
-            distributions=tuple(report["distributions"]),
-        ),
+        observation=observation,
+    )
+
+
+def _observation(report: dict[str, Any]) -> Observation:
+    return Observation(
+        reads=frozenset(report["reads"]),
+        writes=frozenset(report["writes"]),
+        consumed=frozenset(report["consumed"]),
+        outside_reads=frozenset(report["outside_reads"]),
+        imported_modules=frozenset(report["imported_modules"]),
+        interpreter=report["interpreter"],
+        marker_environment=report["marker_environment"],
+        distributions=tuple(report["distributions"]),
+        environment=report.get("environment", {}),
+        resources=report.get("resources", {}),
     )

@@ -13,14 +13,15 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
 
 from repropack import __version__
+from repropack.compare.compare import rules_from_config
 from repropack.config import (
     ExecutionSettings,
     ExportSettings,
@@ -33,12 +34,22 @@ from repropack.crate.formats import encoding_format
 from repropack.crate.metadata import build_metadata
 from repropack.crate.writer import PackageContent, write_package
 from repropack.environment.dockerfile import environment_hash, render_dockerfile
+from repropack.environment.localwheel import LocalWheel, wheel_from_record
 from repropack.environment.wheelhouse import download_wheelhouse
-from repropack.errors import BadInput
+from repropack.errors import BadInput, CannotRun, CheckFailed, RepropackError
 from repropack.export.envfiles import declared_requirements, find_env_files
-from repropack.export.execute import NotebookExecution, execute_notebook, kernel_display_name, read_notebook
+from repropack.export.environ import recorded_variables
+from repropack.export.execute import (
+    CellFailed,
+    NotebookExecution,
+    execute_notebook,
+    kernel_display_name,
+    read_notebook,
+)
 from repropack.export.git import git_provenance
 from repropack.export.lock import compute_lock, installed_from_report
+from repropack.export.nondeterminism import RunOutputs, merge_differences, run_differences, scratch_copies
+from repropack.export.order import confirm, reorder
 from repropack.export.secrets import find_secrets_in_file, find_secrets_in_text, refuse_secrets
 from repropack.fs import names, tree
 from repropack.fs.hashing import HashCache, hash_files
@@ -48,6 +59,7 @@ from repropack.model import (
     FileRecord,
     FileRole,
     LocalPackage,
+    NondeterministicOutput,
     NotebookRun,
     Package,
     PackageMetadata,
@@ -185,7 +197,23 @@ def _run_record(
         inputs=tuple(sorted(inputs)),
         outputs=tuple(sorted(outputs)),
         errors=execution.errors,
+        **_resources_used(execution.observation.resources),
     )
+
+
+def _environment_variables(capture: _Capture, extra: tuple[str, ...]) -> dict[str, str]:
+    """The variables that change results (and those the project lists) as the first kernel started."""
+    return recorded_variables(capture.executions[0].observation.environment, extra) if capture.executions else {}
+
+
+def _resources_used(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's peak memory (the kernel's, plus its largest subprocess's) and wall time, as the observer measured."""
+    peaks = [resources.get(k) for k in ("peak_rss_bytes", "children_peak_rss_bytes")]
+    wall = resources.get("wall_seconds")
+    return {
+        "peak_memory": sum(p for p in peaks if isinstance(p, int)) or None,
+        "wall_seconds": float(wall) if isinstance(wall, (int, float)) else None,
+    }
 
 
 def _json_bytes(data: object) -> bytes:
@@ -201,11 +229,82 @@ class _Capture:
     snapshot: tree.Snapshot  # the project tree after the last run
     notebooks: dict[str, bytes]  # package path -> notebook bytes as packed
     empty_folders: list[str]  # folders that existed before the run with no packed file in them
+    nondeterministic: tuple[NondeterministicOutput, ...] = ()  # what differed in later runs (--runs)
+    order_notes: tuple[str, ...] = ()  # a notebook read a file before its writer ran: the runs were redone
+    order_basis: str = "names"  # what decided the recorded order: "names", "given" (--notebook) or "data"
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One run of every notebook in an order: what ran, and each notebook's consumed and written files."""
+
+    executions: list[NotebookExecution]
+    runs: list[NotebookRun]
+    snapshot: tree.Snapshot
+    reads: dict[str, set[str]]  # notebook -> project files it read before writing them (Observation.consumed)
+    writes: dict[str, set[str]]  # notebook -> project files it wrote
+    failures: list[CellFailed]  # cells that raised on a missing input while a later notebook might write it
+
+
+def _run_pass(
+    project: Path,
+    order: list[str],
+    s: ExecutionSettings,
+    ignore: list[Path],
+    progress: Progress,
+    current: tree.Snapshot,
+    keep_going: bool,
+) -> _Pass:
+    """Run ``order``; with ``keep_going`` a cell that fails on a missing project file lets later notebooks run."""
+    display = kernel_display_name(s.kernel)
+    executions: list[NotebookExecution] = []
+    runs: list[NotebookRun] = []
+    reads: dict[str, set[str]] = {}
+    writes: dict[str, set[str]] = {}
+    failures: list[CellFailed] = []
+    for nb in order:
+        progress.stage(f"Executing {nb}")
+        try:
+            execution = execute_notebook(
+                project,
+                nb,
+                kernel=s.kernel,
+                timeout=s.timeout,
+                allow_errors=s.allow_errors,
+                on_cell=lambda done, total, nb=nb: progress.cells(nb, done, total),
+            )
+        except CellFailed as failed:
+            missing = _relative(project, failed.observation.consumed) - current.keys()
+            if not keep_going or not (missing or failures):
+                raise  # no later notebook can explain it: fail fast, as a single run would
+            failures.append(failed)
+            after = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+            reads[nb] = _relative(project, failed.observation.consumed) - {nb}
+            writes[nb] = (tree.changed_between(current, after) | _relative(project, failed.observation.writes)) - {nb}
+            current = after
+            continue
+        after = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+        obs = execution.observation
+        # The snapshot catches writes the audit hook cannot see (subprocesses, C code).
+        outputs = (tree.changed_between(current, after) | _relative(project, obs.writes)) & after.keys()
+        inputs = _relative(project, obs.reads) & current.keys()
+        runs.append(_run_record(execution, nb, s.kernel, display, inputs - {nb}, outputs - {nb}))
+        executions.append(execution)
+        reads[nb] = _relative(project, obs.consumed) - {nb}
+        writes[nb] = (outputs | _relative(project, obs.writes)) - {nb}
+        current = after
+    return _Pass(executions, runs, current, reads, writes, failures)
 
 
 def _capture(
-    project: Path, notebooks: list[str], s: ExecutionSettings, ignore: list[Path], progress: Progress
+    project: Path,
+    notebooks: list[str],
+    s: ExecutionSettings,
+    ignore: list[Path],
+    progress: Progress,
+    given: bool = False,
 ) -> _Capture:
+    """Run the notebooks, in the order their files need (``export.order``): ``given`` when --notebook named it."""
     display = kernel_display_name(s.kernel)
     current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
     empty = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
@@ -216,28 +315,50 @@ def _capture(
         )
         runs = [_run_record(None, nb, s.kernel, display, (), ()) for nb in notebooks]
         return _Capture([probe], runs, current, {nb: (project / nb).read_bytes() for nb in notebooks}, empty)
-    executions: list[NotebookExecution] = []
-    runs: list[NotebookRun] = []
-    for nb in notebooks:
-        progress.stage(f"Executing {nb}")
-        execution = execute_notebook(
-            project,
-            nb,
-            kernel=s.kernel,
-            timeout=s.timeout,
-            allow_errors=s.allow_errors,
-            on_cell=lambda done, total, nb=nb: progress.cells(nb, done, total),
-        )
-        after = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
-        obs = execution.observation
-        # The snapshot catches writes the audit hook cannot see (subprocesses, C code).
-        outputs = (tree.changed_between(current, after) | _relative(project, obs.writes)) & after.keys()
-        inputs = _relative(project, obs.reads) & current.keys()
-        runs.append(_run_record(execution, nb, s.kernel, display, inputs - {nb}, outputs - {nb}))
-        executions.append(execution)
-        current = after
-    packed = {e.path: nbformat.writes(e.notebook).encode("utf-8") + b"\n" for e in executions}
-    return _Capture(executions, runs, current, packed, empty)
+    done = _run_pass(project, notebooks, s, ignore, progress, current, keep_going=len(notebooks) > 1)
+    order, order_notes = reorder(notebooks, given, done.reads, done.writes)
+    if order is None and done.failures:
+        raise done.failures[0]
+    if order is not None:
+        progress.stage("Running the notebooks again, in the order their files need")
+        done = _run_pass(project, order, s, ignore, progress, done.snapshot, keep_going=False)
+        confirm(order, done.reads, done.writes)
+    packed = {e.path: nbformat.writes(e.notebook).encode("utf-8") + b"\n" for e in done.executions}
+    basis = "data" if order is not None else ("given" if given else "names")
+    return _Capture(
+        done.executions, done.runs, done.snapshot, packed, empty, order_notes=order_notes, order_basis=basis
+    )
+
+
+def _later_runs(
+    project: Path, capture: _Capture, copies: list[Path], notebooks: list[str], s: ExportSettings, progress: Progress
+) -> _Capture:
+    """``capture`` with what differed in each later run (``runs``), each in a scratch copy of the project."""
+    if not copies:
+        return capture
+    choices = rules_from_config(s.compare)
+
+    def outputs(c: _Capture, root: Path) -> RunOutputs:
+        return RunOutputs(root, c.notebooks, tuple(c.runs))
+
+    first, found = outputs(capture, project), []
+    for number, copy in enumerate(copies, start=2):
+        progress.stage(f"Run {number} of {s.runs}, in a scratch copy of the project")
+        try:
+            again = _capture(copy, [r.notebook for r in capture.runs], s.execution, [], progress)  # its order
+        except RepropackError as exc:  # same exit code, the run named
+            kind = next(k for k in (BadInput, CheckFailed, CannotRun, RepropackError) if isinstance(exc, k))
+            raise kind(f"run {number} of {s.runs}, in a scratch copy of the project, failed: {exc}") from None
+        found.append(run_differences(first, outputs(again, copy), choices))
+    return replace(capture, nondeterministic=merge_differences(found))
+
+
+def _runs_compared(runs: int, nondeterministic: tuple[NondeterministicOutput, ...]) -> dict[str, Any]:
+    """capture.json's record of the runs compared: nothing when the notebooks ran once."""
+    if runs < 2:
+        return {}
+    entries = [{"path": n.path, "cells": list(n.cells), "detail": n.detail} for n in nondeterministic]
+    return {"nondeterministic": {"runs": runs, "outputs": entries}}
 
 
 def _refuse_secrets(project: Path, payload: list[str], notebooks: dict[str, bytes], allowed: tuple[str, ...]) -> None:
@@ -301,20 +422,26 @@ def _support_files(
             ],
             "unresolved_requirements": list(environment.unresolved),
             "empty_folders": capture.empty_folders,
-            "local_packages": [{"name": p.name, "path": p.path} for p in local_packages],
+            "local_packages": [_local_package_entry(p) for p in local_packages],
+            "run_order": {"notebooks": [r.notebook for r in capture.runs], "decided_by": capture.order_basis},
+            "environment_variables": _environment_variables(capture, resolved.values.env),
+            **_runs_compared(resolved.values.runs, capture.nondeterministic),
         }
     )
     return support
 
 
-def _local_packages(project: Path, capture: _Capture, environment: Environment) -> tuple[LocalPackage, ...]:
-    """Locked distributions installed from a folder of the project (``pip install -e .``).
+def _local_packages(
+    project: Path, capture: _Capture, environment: Environment
+) -> tuple[tuple[LocalPackage, ...], dict[str, LocalWheel]]:
+    """Locked distributions installed from a folder of the project, and the wheels of the non-editable ones.
 
-    An index cannot serve them, but the package holds their sources: a replay
-    puts that folder on the path instead.
+    An index cannot serve them, but the package holds them: a replay puts the
+    folder of an editable install (``pip install -e .``) on the path, and
+    installs a copy (``pip install .``) from a wheel of its installed files.
     """
     locked = {d.name.lower() for d in environment.lock if d.local}
-    found = []
+    found, wheels = [], {}
     for entry in capture.executions[0].observation.distributions:
         source = entry.get("source")
         if entry["name"].lower() not in locked or not source:
@@ -323,8 +450,22 @@ def _local_packages(project: Path, capture: _Capture, environment: Environment) 
             relative = Path(source).resolve().relative_to(project).as_posix()
         except ValueError:
             continue  # installed from outside the project: its sources are not packed
-        found.append(LocalPackage(entry["name"], relative))
-    return tuple(sorted(found, key=lambda p: p.name.lower()))
+        if entry.get("editable", True) or not entry.get("record"):
+            found.append(LocalPackage(entry["name"], relative))
+            continue
+        wheel = wheel_from_record(Path(entry["record"]))
+        path = f"{layout.LOCAL_WHEELS}/{wheel.filename}"
+        wheels[path] = wheel
+        found.append(LocalPackage(entry["name"], relative, editable=False, wheel=path))
+    return tuple(sorted(found, key=lambda p: p.name.lower())), wheels
+
+
+def _local_package_entry(package: LocalPackage) -> dict[str, Any]:
+    """capture.json's line for a local package (an editable one keeps its two keys)."""
+    entry: dict[str, Any] = {"name": package.name, "path": package.path}
+    if not package.editable:
+        entry.update(editable=False, wheel=package.wheel)
+    return entry
 
 
 def _warnings(capture: _Capture, environment: Environment, license: str) -> tuple[str, ...]:
@@ -335,9 +476,16 @@ def _warnings(capture: _Capture, environment: Environment, license: str) -> tupl
         for e in capture.executions
         if e.observation.outside_reads
     ]
+    found += capture.order_notes
     found += [
         f"declared requirement {name!r} is not installed in the kernel's environment; it is not in the lock"
         for name in environment.unresolved
+    ]
+    found += [
+        f"{run.notebook}: the recorded run has {len(run.errors)} cell error{'s' if len(run.errors) != 1 else ''} "
+        f"(--allow-errors): {'; '.join(run.errors)}. A replay must reproduce them to be called reproduced"
+        for run in capture.runs
+        if run.errors
     ]
     if not license:
         found.append(
@@ -376,13 +524,20 @@ def export_project(
     notebooks = _select_notebooks(project, before, s.notebooks)
     for nb in notebooks:  # refuse an invalid notebook before running any
         read_notebook(project / nb, nb)
-    capture = _capture(project, notebooks, s.execution, ignore, progress)
+    if s.runs > 1 and not s.execute:
+        raise BadInput(f"runs = {s.runs} needs the notebooks executed; --no-execute packs their saved outputs")
+    empty_before = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
+    with scratch_copies(project, before, empty_before, s.runs - 1) as copies:  # copied before run 1 changes anything
+        capture = _capture(project, notebooks, s.execution, ignore, progress, given=bool(s.notebooks))  # packed
+        capture = _later_runs(project, capture, copies, notebooks, s, progress)
     names.refuse_untravelled([*capture.snapshot, *capture.empty_folders])  # and those the runs wrote
 
     restricted = {p for p in capture.snapshot if tree.matches_any(p, s.restrict)}
     payload = sorted(p for p in capture.snapshot if p not in capture.notebooks)
     progress.stage("Checking for secrets")
     _refuse_secrets(project, [p for p in payload if p not in restricted], capture.notebooks, s.allow_secret)
+    variables = "".join(f"{k}={v}\n" for k, v in _environment_variables(capture, s.env).items())
+    refuse_secrets(find_secrets_in_text(layout.CAPTURE, variables), allowed=s.allow_secret)
 
     progress.hashing(sum(capture.snapshot[p].size for p in payload))
     cache = hash_cache if hash_cache is not None else HashCache.default()
@@ -390,10 +545,14 @@ def export_project(
 
     progress.stage("Describing the environment")
     environment, lock_text = _describe_environment(project, capture.executions, s.base_image)
-    dockerfile = render_dockerfile(environment, wheelhouse=s.wheelhouse)
-    local_packages = _local_packages(project, capture, environment)
+    local_packages, local_wheels = _local_packages(project, capture, environment)
+    dockerfile = render_dockerfile(
+        environment,
+        wheelhouse=s.wheelhouse,
+        local_wheels={PurePosixPath(p).name: w.sha256 for p, w in local_wheels.items()},
+    )
     support = _support_files(project, capture, environment, resolved, dockerfile, lock_text, local_packages)
-    in_memory = {**capture.notebooks, **support}
+    in_memory = {**capture.notebooks, **support, **{p: w.data for p, w in local_wheels.items()}}
 
     role = _role_of(capture)
     records = [
@@ -440,6 +599,9 @@ def export_project(
             tool_version=__version__,
             empty_folders=tuple(capture.empty_folders),
             local_packages=local_packages,
+            environment_variables=_environment_variables(capture, s.env),
+            export_runs=s.runs,
+            nondeterministic=capture.nondeterministic,
         )
         metadata = build_metadata(
             package,

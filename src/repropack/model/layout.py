@@ -17,6 +17,7 @@ SETTINGS = f"{RESERVED_DIR}/settings.json"
 CAPTURE = f"{RESERVED_DIR}/capture.json"
 ENV_COPIES = f"{RESERVED_DIR}/env"
 WHEELHOUSE = f"{RESERVED_DIR}/wheelhouse"
+LOCAL_WHEELS = f"{RESERVED_DIR}/local"  # wheels of the project's own non-editable installs (pip install .)
 CA_BUNDLE = f"{RESERVED_DIR}/ca-bundle.crt"  # empty placeholder; a replay may supply a real one
 
 #: A restricted file's bytes are not in the package, so its entity cannot have a

@@ -86,6 +86,8 @@ class NotebookRun:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # "cell 3: ZeroDivisionError: division by zero"
+    peak_memory: int | None = None  # bytes: peak resident memory of the kernel (plus its largest subprocess)
+    wall_seconds: float | None = None  # from the first cell's start to the last cell's end
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,32 @@ class PackageMetadata:
 
 @dataclass(frozen=True)
 class LocalPackage:
-    """A distribution installed from a folder of the project (``pip install -e .``).
+    """A distribution installed from a folder of the project (``pip install -e .`` or ``pip install .``).
 
-    An index cannot serve it, but the package holds its sources: a replay puts
-    ``path`` (project-relative, "." for the root) on the path instead.
+    An index cannot serve it, but the package holds it. An editable install is
+    the project's folder itself: a replay puts ``path`` (project-relative, "."
+    for the root) on the path. A non-editable install is a copy: ``wheel`` is
+    the package path of a wheel packed from the installed files, which the
+    replay's environment installs (modules, data files, entry points).
     """
 
     name: str
     path: str
+    editable: bool = True
+    wheel: str | None = None
+
+
+@dataclass(frozen=True)
+class NondeterministicOutput:
+    """An output that differed between two runs of one export, in the same environment on the same inputs.
+
+    ``cells`` are the executed notebook's cells (numbered from 1) whose outputs
+    differed; empty for an output file. ``detail`` says how it first differed.
+    """
+
+    path: str
+    cells: tuple[int, ...] = ()
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,7 +176,9 @@ class Package:
     """A reproducibility package: what export writes and what ``crate.reader`` reads back.
 
     ``settings`` maps each setting name to ``{"value": ..., "source": ...}`` as
-    recorded. ``empty_folders`` and ``local_packages`` come from the capture.
+    recorded. ``empty_folders`` and ``local_packages`` come from the capture, and
+    so do ``export_runs`` and ``nondeterministic``: with ``export_runs`` > 1 an
+    output not listed in ``nondeterministic`` was the same in every run.
     """
 
     metadata: PackageMetadata
@@ -169,6 +191,10 @@ class Package:
     tool_version: str = ""
     empty_folders: tuple[str, ...] = ()
     local_packages: tuple[LocalPackage, ...] = ()
+    export_runs: int = 1  # how many times export ran the notebooks (``--runs``)
+    nondeterministic: tuple[NondeterministicOutput, ...] = ()  # what differed between those runs
+    # The kernel's environment variables that change results, as it started at export; set again at replay.
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
 
     def setting(self, name: str, default: Any = None) -> Any:
         """The recorded value of one setting, ``default`` when it was not recorded."""

@@ -11,6 +11,10 @@ from typing import Any
 
 from repropack.model.package import FileRole, Package
 
+#: A governed-run record's HTML report, and the folder holding the outputs its replay produced.
+RECORD_REPORT = "report.html"
+RECORD_REPLAYED_DIR = "replayed"
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -35,6 +39,8 @@ class ExportResult:
             "python": pkg.environment.python_version,
             "locked_distributions": len(pkg.environment.lock),
             "git_commit": pkg.git.commit if pkg.git else None,
+            "runs": pkg.export_runs,
+            "nondeterministic": [{"path": n.path, "cells": list(n.cells)} for n in pkg.nondeterministic],
             "warnings": list(self.warnings),
         }
 
@@ -49,12 +55,21 @@ class OutputStatus(str, Enum):
     UNEXPECTED = "unexpected"  # produced, not recorded
 
 
+class Nondeterminism(str, Enum):
+    """Why a differing output may differ on every run, wherever it runs."""
+
+    AT_SOURCE = "nondeterministic at source"  # it differed between the runs of the export itself (--runs 2)
+    LIKELY = "likely nondeterministic"  # the code that made it calls a random number generator with no seed
+
+
 @dataclass(frozen=True)
 class OutputComparison:
     path: str
     status: OutputStatus
     rule: str  # name of the comparison rule that decided ("sha256" when the bytes matched)
     detail: str = ""  # a short, readable diff or summary; empty when identical
+    nondeterminism: Nondeterminism | None = None  # set on a differing output that randomness explains
+    hint: str = ""  # one line for the reviewer on why it may differ (or why randomness does not explain it)
 
 
 class Verdict(str, Enum):
@@ -69,7 +84,7 @@ class Verdict(str, Enum):
 
 
 class CauseKind(str, Enum):
-    """Why a replay could not run to the end."""
+    """Why a replay could not run to the end, or (``NONDETERMINISTIC``) why its outputs could not match."""
 
     BUILD_FAILED = "build failed"
     MISSING_MODULE = "missing module"
@@ -79,6 +94,8 @@ class CauseKind(str, Enum):
     OUT_OF_MEMORY = "out of memory"
     KERNEL_DIED = "kernel died"
     CELL_ERROR = "cell error"
+    # Not a failure: the run ended, and every difference is where the recorded run differed from itself.
+    NONDETERMINISTIC = "nondeterministic"
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,39 @@ class ReplayResult:
     figures: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # path -> (recorded, replayed) data URIs
     settings: Mapping[str, Any] = field(default_factory=dict)  # name -> {"value", "source"}
     notebooks: tuple[str, ...] = ()  # in the order they ran (empty when the sandbox never ran)
+    drift_info: tuple[str, ...] = ()  # informational drift (a Python micro version); ``drift`` holds the warnings
+    base_image: str | None = None  # the base image the environment was built on (None: the backend uses none)
+    base_image_reason: str = ""  # why that base image: one line
+    recorded_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # notebook -> recorded cell errors
+    replayed: tuple[str, ...] = ()  # package paths of the replayed outputs the record keeps under replayed/
+    not_kept: tuple[str, ...] = ()  # "path: why" for each produced output the record does not keep
+    rejudged_from: Mapping[str, Any] | None = None  # the record this one re-judges ({"record", "key_id", ...})
+
+    @property
+    def report(self) -> Path | None:
+        """The record's HTML report (None until the record is named)."""
+        return self.record / RECORD_REPORT if self.record else None
+
+    def difference_count(self) -> tuple[int, int]:
+        """(how many recorded outputs differ or are missing, how many were recorded and compared)."""
+        recorded = [o for o in self.outputs if o.status is not OutputStatus.UNEXPECTED]
+        bad = [o for o in recorded if o.status in (OutputStatus.DIFFERENT, OutputStatus.MISSING)]
+        return len(bad), len(recorded)
+
+    def recorded_errors_note(self) -> str:
+        """One line on the recorded run's cell errors ("" when it had none): whether the replay reproduced them."""
+        count = sum(len(errors) for errors in self.recorded_errors.values())
+        if not count:
+            return ""
+        had = f"the recorded run had {count} cell error{'s' if count != 1 else ''}"
+        if self.verdict is Verdict.FAILED or not self.outputs:
+            return f"{had}; the replay did not run to the end, so they were not compared"
+        by_path = {o.path: o for o in self.outputs}
+        same = (OutputStatus.IDENTICAL, OutputStatus.EQUIVALENT)
+        differing = [nb for nb in self.recorded_errors if nb not in by_path or by_path[nb].status not in same]
+        if not differing:
+            return f"{had}, reproduced identically"
+        return f"{had}; not reproduced identically in {', '.join(sorted(differing))}"
 
     def as_dict(self) -> dict[str, Any]:
         """The ``replay --json`` object (schemas/replay-result.schema.json)."""
@@ -135,7 +185,15 @@ class ReplayResult:
             "cause": str(self.cause) if self.cause else None,
             "cause_kind": self.cause.kind.value if self.cause else None,
             "outputs": [
-                {"path": o.path, "status": o.status.value, "rule": o.rule, "detail": o.detail} for o in self.outputs
+                {
+                    "path": o.path,
+                    "status": o.status.value,
+                    "rule": o.rule,
+                    "detail": o.detail,
+                    "nondeterminism": o.nondeterminism.value if o.nondeterminism else None,
+                    "hint": o.hint,
+                }
+                for o in self.outputs
             ],
             "record": str(self.record) if self.record else None,
             "image": self.image,
@@ -158,4 +216,10 @@ class ReplayResult:
             "host": self.host,
             "settings": dict(self.settings),
             "notebooks": list(self.notebooks),
+            "report": str(self.report) if self.report else None,
+            "drift_info": list(self.drift_info),
+            "base_image": {"image": self.base_image, "reason": self.base_image_reason} if self.base_image else None,
+            "recorded_errors": {notebook: list(errors) for notebook, errors in self.recorded_errors.items()},
+            "replayed": {"folder": RECORD_REPLAYED_DIR, "files": list(self.replayed), "not_kept": list(self.not_kept)},
+            "rejudged_from": dict(self.rejudged_from) if self.rejudged_from else None,
         }

@@ -2,8 +2,9 @@
 
 The record is a folder: ``ro-crate-metadata.json`` (Process Run Crate 0.5, one
 ``CreateAction`` for the replay), ``result.json`` (the ``replay --json``
-object), ``report.html``, and ``signature.json`` (Ed25519 over the canonical
-metadata and the files' hashes). It is written beside its final path and
+object), ``report.html``, ``replayed/<package path>`` (the outputs and executed
+notebooks the replay produced, never an input), and ``signature.json``
+(Ed25519 over the canonical metadata and every file's hash). It is written beside its final path and
 renamed into place, so a half-written record never exists.
 """
 
@@ -11,15 +12,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rocrate.model.contextentity import ContextEntity
+from rocrate.model.data_entity import DataEntity
 
 from repropack import __version__
 from repropack.crate import versions
+from repropack.crate.formats import encoding_format
 from repropack.crate.metadata import (
     DOCKER_IMAGE_TYPE,
     REPROPACK_APP_ID,
@@ -32,12 +36,14 @@ from repropack.crate.metadata import (
 )
 from repropack.fs.atomic import staged_folder
 from repropack.fs.hashing import sha256_file
-from repropack.model import Digest, Person, ReplayResult, Verdict
+from repropack.model import Digest, Person, ReplayResult, Verdict, layout
+from repropack.model.results import RECORD_REPLAYED_DIR, RECORD_REPORT
 from repropack.record.report_html import render_html_report
 from repropack.record.signing import sign_record
 
 RESULT_FILE = "result.json"
-REPORT_FILE = "report.html"
+REPORT_FILE = RECORD_REPORT
+REPLAYED_DIR = RECORD_REPLAYED_DIR
 RECORD_LICENSE = "CC0-1.0"
 
 
@@ -104,6 +110,22 @@ def _metadata(
     report_file = record_file(
         REPORT_FILE, "Replay report", "The replay's report for people: verdict, what differed and why.", "text/html"
     )
+    replayed_files = []
+    for path in result.replayed:
+        kept = f"{REPLAYED_DIR}/{path}"
+        props = {
+            "@type": "File",
+            "name": f"Replayed {path}",
+            "description": (
+                f"What the replay produced at {path} (the package holds what was recorded there), "
+                "kept so a reviewer can open it; `repropack diff` shows the two side by side."
+            ),
+            "encodingFormat": encoding_format(path),
+        }
+        if kept in digests:
+            props["contentSize"] = str(digests[kept].size)
+            props["sha256"] = digests[kept].sha256
+        replayed_files.append(crate.add(DataEntity(crate, layout.entity_id(kept, False), properties=props)))
     package_entity = crate.add(
         ContextEntity(
             crate,
@@ -164,14 +186,46 @@ def _metadata(
     }
     if result.cause:
         props["replayCause"] = str(result.cause)
-        props["error"] = str(result.cause)
+        if result.verdict is Verdict.FAILED:  # schema.org's error is for failed actions; nondeterminism is not one
+            props["error"] = str(result.cause)
     if result.drift:
         props["environmentDrift"] = list(result.drift)
     action = crate.add(ContextEntity(crate, "#replay", properties=props))
     action["instrument"] = app
     action["agent"] = person
     action["object"] = package_entity
-    action["result"] = [result_file, report_file]
+    action["result"] = [result_file, report_file, *replayed_files]
+    if result.rejudged_from:
+        old = result.rejudged_from
+        rejudged = crate.add(
+            ContextEntity(
+                crate,
+                "#rejudged-record",
+                properties={
+                    "@type": "CreativeWork",
+                    "name": f"Governed run {Path(str(old['record'])).name}",
+                    "identifier": str(old["record"]),
+                    "sha256": old["signature_sha256"],
+                    "description": (
+                        f"The signed record whose kept outputs were compared again (its verdict: {old['verdict']}); "
+                        f"sha256 is that of its signature.json, signed by {old.get('key_id')}."
+                    ),
+                },
+            )
+        )
+        root["isBasedOn"] = rejudged
+        root["name"] = f"Governed run: re-judgement of a replay of {result.package.title}"
+        root["description"] = (
+            f"repropack {__version__} compared the outputs kept in the signed record {Path(str(old['record'])).name} "
+            f"with the recorded ones again, without re-running; verdict: {verdict} (was {old['verdict'].replace('_', ' ')})."
+        )
+        root["datePublished"] = str(old.get("rejudged") or root["datePublished"])
+        action["object"] = [package_entity, rejudged]
+        action["name"] = f"Re-judgement of {Path(str(old['record'])).name}"
+        action["description"] = (
+            f"Compared the outputs kept in {Path(str(old['record'])).name} with the recorded ones again, under "
+            f"other comparison rules, without re-running anything; verdict: {verdict} (was {old['verdict']})."
+        )
     if comparisons:
         action["outputComparison"] = comparisons
     # A container engine names its images by sha256; the local backend's "image" is a virtualenv, not a container.
@@ -204,19 +258,29 @@ def write_governed_run(
     operator: Person,
     key: Path,
     crate_version: str = versions.DEFAULT,
+    replayed: Path | None = None,
 ) -> Path:
     """Write and sign the record at ``destination`` (a folder that must not exist yet).
 
     ``result.record`` should already name ``destination``: the record's own
-    ``result.json`` says where the record is.
+    ``result.json`` says where the record is. ``replayed`` is the folder that
+    holds each of ``result.replayed`` at its package path; they are copied to
+    ``replayed/`` in the record, described, hashed and signed with the rest.
     """
+    if result.replayed and replayed is None:
+        raise ValueError("write_governed_run: result.replayed names files, but no folder holding them was given")
     refusal = f"{destination}: record already exists; choose another --record path"
     with staged_folder(destination, parents=True, exists_message=refusal) as staging:
+        for path in result.replayed if replayed is not None else ():
+            target = staging / REPLAYED_DIR / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(replayed / path, target, follow_symlinks=False)
         (staging / RESULT_FILE).write_text(
             json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
         (staging / REPORT_FILE).write_text(render_html_report(result), encoding="utf-8")
-        files = {name: sha256_file(staging / name) for name in (RESULT_FILE, REPORT_FILE)}
+        names = (RESULT_FILE, REPORT_FILE, *(f"{REPLAYED_DIR}/{path}" for path in result.replayed))
+        files = {name: sha256_file(staging / name) for name in names}
         metadata = _metadata(result, operator, crate_version=crate_version, files=files)
         (staging / "ro-crate-metadata.json").write_text(
             json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

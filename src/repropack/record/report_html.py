@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 
 from repropack import __version__
+from repropack.model.results import RECORD_REPLAYED_DIR
 from repropack.resources import template_dir
 
 REPORT_TEMPLATE = "report.html.j2"
@@ -21,4 +22,5 @@ def render_html_report(result) -> str:
         verdict_text=result.verdict.value.replace("_", " "),
         figures=result.figures,
         version=__version__,
+        replayed_dir=RECORD_REPLAYED_DIR,
     )

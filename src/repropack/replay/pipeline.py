@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from repropack.compare.compare import RuleChoice, choose_rule, compare_outputs, parse_rule_flag, rules_from_config
+from repropack.compare.context import Window, run_windows
 from repropack.config import DEFAULT_BASE_IMAGE, ReplaySettings, default_operator
 from repropack.crate.check import check_files
 from repropack.crate.reader import OpenedPackage, open_package
@@ -43,10 +44,20 @@ from repropack.model.lock import pinned_versions
 from repropack.progress import Progress, SilentProgress
 from repropack.record.governed_run import default_record_path, write_governed_run
 from repropack.record.keys import signing_key
+from repropack.replay.kept import keep_outputs
+from repropack.replay.limits import ReplayLimits, derive_limits
+from repropack.replay.nondeterminism import explain_differences, nondeterministic_cause
 from repropack.replay.verdict import classify_run, environment_drift, verdict_of
-from repropack.replay.workdir import flag_symlinks, prepare_work_dir, python_path, supplied_inputs
+from repropack.replay.workdir import (
+    changed_in_place,
+    flag_symlinks,
+    prepare_work_dir,
+    python_path,
+    supplied_inputs,
+)
 from repropack.sandbox import BACKENDS, Backend, RunPlan
 from repropack.sandbox.base import BuildRequest
+from repropack.sandbox.bases import BaseChoice, choose_base_image
 
 #: The per-cell timeout of a package that recorded none.
 DEFAULT_CELL_TIMEOUT = 600
@@ -68,11 +79,16 @@ def replay_package(
     """
     settings = settings or ReplaySettings()
     progress = progress or SilentProgress()
-    with open_package(source) as opened:
-        progress.stage("Checking the package's integrity")
-        result = _replay_opened(opened, settings, progress)
-    result = replace(result, settings=settings.recorded(sources or {}))
-    return _record(result, settings)
+    # The replayed outputs the record keeps wait here between the work dir's deletion and the record.
+    with tempfile.TemporaryDirectory(prefix="repropack-replayed-") as replayed:
+        with open_package(source) as opened:
+            progress.stage("Checking the package's integrity")
+            # Limits the user did not give come from what the recorded run used (replay/limits.py).
+            chosen = derive_limits(settings.limits, opened.package.runs)
+            settings = replace(settings, limits=chosen.limits)
+            result = _replay_opened(opened, settings, progress, Path(replayed), chosen)
+        result = replace(result, settings=settings.recorded({**(sources or {}), **chosen.sources}))
+        return _record(result, settings, Path(replayed))
 
 
 @dataclass
@@ -97,7 +113,13 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def _replay_opened(opened: OpenedPackage, settings: ReplaySettings, progress: Progress) -> ReplayResult:
+def _replay_opened(
+    opened: OpenedPackage,
+    settings: ReplaySettings,
+    progress: Progress,
+    replayed: Path,
+    chosen: ReplayLimits | None = None,
+) -> ReplayResult:
     started, clock = _now(), _Clock()
     _verify_integrity(opened)
     package = opened.package
@@ -114,10 +136,12 @@ def _replay_opened(opened: OpenedPackage, settings: ReplaySettings, progress: Pr
         return early.result(FailureCause(CauseKind.MISSING_INPUT, "; ".join(missing)))
 
     progress.stage("Building the environment")
+    base = _base_image(settings, package, backend)
+    early.base = base
     request = BuildRequest(
         package_root=opened.root,
         environment_hash=opened.environment_hash,
-        base_image=settings.base_image or package.setting("base_image") or DEFAULT_BASE_IMAGE,
+        base_image=base.image if base else settings.base_image or package.setting("base_image") or DEFAULT_BASE_IMAGE,
         offline=settings.offline,
         ca_bundle=settings.ca_bundle,
         on_log=progress.detail,
@@ -135,10 +159,14 @@ def _replay_opened(opened: OpenedPackage, settings: ReplaySettings, progress: Pr
         prepare_work_dir(opened.root, package, restricted, work)
         before = tree.snapshot(work)
         progress.stage(f"Running {len(plan.notebooks)} notebook(s) in the sandbox")
+        ran_from = datetime.now(timezone.utc)  # with the end, the replay's window for clock readings in outputs
         run = backend.run(env, work, plan, settings.limits, settings.keep)
+        ran = Window(ran_from, datetime.now(timezone.utc))
         clock.timings["execute"] = run.seconds  # as the backend measured it, without start-up
         planted = _remove_planted_symlinks(work)
         produced = tree.changed_between(before, tree.snapshot(work))
+        # A file the run changes in place is in the work dir from the start: compared even when left as it was.
+        produced |= {path for path in changed_in_place(package) if path not in planted and (work / path).is_file()}
         cause = classify_run(
             run.report,
             timed_out=run.timed_out,
@@ -146,6 +174,8 @@ def _replay_opened(opened: OpenedPackage, settings: ReplaySettings, progress: Pr
             exit_code=run.exit_code,
             log_tail=run.log_tail,
             inputs=(*(f.path for f in package.files if f.role is FileRole.INPUT), *restricted),
+            memory_note=chosen.memory_note if chosen else "",
+            timeout_note=chosen.timeout_note if chosen else "",
         )
         drift = environment_drift(
             package.environment.python_version or None,
@@ -157,10 +187,21 @@ def _replay_opened(opened: OpenedPackage, settings: ReplaySettings, progress: Pr
         clock.restart()
         if cause is None:
             progress.stage("Comparing outputs")
-            compared = compare_outputs(opened.root, work, package.recorded_outputs(), produced, choices)
+            windows = run_windows(package.runs, work, ran)
+            compared = compare_outputs(opened.root, work, package.recorded_outputs(), produced, choices, windows)
+            compared = explain_differences(
+                compared, package, opened.root, work, lambda p: choose_rule(p, choices), windows
+            )
             outputs = flag_symlinks(compared, planted)
+            cause = nondeterministic_cause(outputs, package, opened.root)  # None unless randomness explains all
             figures = _figure_pairs(opened.root, work, outputs)
         clock.lap("compare")
+        replayed_outputs = keep_outputs(
+            work,
+            set(produced).intersection(package.recorded_outputs()).difference(planted),
+            replayed,
+            never={record.path for record in package.files if record.restricted or record.role is FileRole.INPUT},
+        )
         if settings.keep:
             kept = Path(tempfile.mkdtemp(prefix="repropack-kept-work-"))
             shutil.copytree(work, kept, dirs_exist_ok=True)
@@ -171,13 +212,14 @@ def _replay_opened(opened: OpenedPackage, settings: ReplaySettings, progress: Pr
         cause=cause,
         outputs=tuple(outputs),
         rules=_rules_applied(choices, outputs),
-        drift=tuple(drift),
+        drift=drift.warnings,
+        drift_info=drift.info,
         backend=early.backend_info,
         isolation=backend.isolation,
         image=env.name,
         image_id=env.reference,
         image_reused=env.reused,
-        limits=settings.limits.describe(),
+        limits={**settings.limits.describe(), "environment": dict(plan.environment)},
         started=started,
         ended=_now(),
         timings=clock.timings,
@@ -186,11 +228,17 @@ def _replay_opened(opened: OpenedPackage, settings: ReplaySettings, progress: Pr
         log_tail=run.log_tail,
         figures=figures,
         notebooks=tuple(path for path, _ in plan.notebooks),
+        base_image=base.image if base else None,
+        base_image_reason=base.reason if base else "",
+        recorded_errors=early.recorded_errors,
+        replayed=replayed_outputs.files,
+        not_kept=replayed_outputs.not_kept,
     )
 
 
-def _record(result: ReplayResult, settings: ReplaySettings) -> ReplayResult:
-    """Write the signed record (always) and copy its report where asked; the result names the record."""
+def _record(result: ReplayResult, settings: ReplaySettings, replayed: Path) -> ReplayResult:
+    """Write the signed record (always) with the replayed outputs kept in ``replayed``, and copy its
+    report where asked; the result names the record."""
     destination = settings.record or default_record_path(result.package.source, result.started)
     result = replace(result, record=destination)
     write_governed_run(
@@ -199,6 +247,7 @@ def _record(result: ReplayResult, settings: ReplaySettings) -> ReplayResult:
         operator=settings.operator or default_operator(),
         key=signing_key(settings.key),
         crate_version=settings.crate_version,
+        replayed=replayed,
     )
     if settings.report is not None:
         shutil.copyfile(destination / "report.html", settings.report)
@@ -206,6 +255,20 @@ def _record(result: ReplayResult, settings: ReplaySettings) -> ReplayResult:
 
 
 # --- stages ------------------------------------------------------------------------------------
+
+
+def _base_image(settings: ReplaySettings, package: Package, backend: Backend) -> BaseChoice | None:
+    """The base image to build on, for a backend that builds on one: the recorded Python's when it is here."""
+    if not backend.uses_base_image:
+        return None
+    recorded = package.settings.get("base_image")
+    return choose_base_image(
+        chosen=settings.base_image,
+        recorded=package.setting("base_image"),
+        recorded_chosen=isinstance(recorded, Mapping) and recorded.get("source") not in (None, "default"),
+        recorded_python=package.environment.python_version or None,
+        present=backend.has_base_image,
+    )
 
 
 def _verify_integrity(opened: OpenedPackage) -> None:
@@ -228,6 +291,7 @@ def _run_plan(opened: OpenedPackage, package: Package) -> RunPlan:
         notebooks,
         int(package.setting("timeout") or DEFAULT_CELL_TIMEOUT),
         python_path=python_path(opened.root, package),
+        environment=dict(package.environment_variables),
     )
 
 
@@ -267,6 +331,8 @@ class _EarlyFailure:
         self, opened: OpenedPackage, backend: Backend, settings: ReplaySettings, started: datetime, clock: _Clock
     ) -> None:
         self.identity = ReplayedPackage(opened.source, opened.package.metadata.title, opened.metadata_sha256)
+        self.recorded_errors = {run.notebook: run.errors for run in opened.package.runs if run.errors}
+        self.base: BaseChoice | None = None  # set once chosen: a build failure names it
         self.backend_info = backend.describe()
         self._isolation = backend.isolation
         self._limits = settings.limits.describe()
@@ -292,6 +358,9 @@ class _EarlyFailure:
             timings=self._clock.timings,
             agent=getpass.getuser(),
             host=socket.gethostname(),
+            base_image=self.base.image if self.base else None,
+            base_image_reason=self.base.reason if self.base else "",
+            recorded_errors=self.recorded_errors,
         )
 
 

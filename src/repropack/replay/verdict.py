@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
@@ -70,19 +71,28 @@ def classify_run(
     exit_code: int | None,
     log_tail: str,
     inputs: Iterable[str] = (),
+    memory_note: str = "",
+    timeout_note: str = "",
 ) -> FailureCause | None:
     """The cause of a failed run, or None when every notebook completed.
 
     Resource kills win over what the runner saw: a kernel that died because the
     container hit its memory limit is "out of memory", not "kernel died".
+    ``memory_note`` and ``timeout_note`` (the limit, the recorded figure, the flag
+    that raises it: ``replay/limits.py``) end the cause of such a kill.
     """
     notebooks = list((report or {}).get("notebooks", ()))
     last = notebooks[-1] if notebooks else None
     where = (report or {}).get("running") or (last["path"] if last else "the sandbox")
     if timed_out:
-        return FailureCause(CauseKind.TIMEOUT, f"{where}: the wall-clock limit was reached and the sandbox was killed")
+        return FailureCause(
+            CauseKind.TIMEOUT,
+            _noted(f"{where}: the wall-clock limit was reached and the sandbox was killed", timeout_note),
+        )
     if out_of_memory:
-        return FailureCause(CauseKind.OUT_OF_MEMORY, f"{where}: the sandbox hit its memory limit and was killed")
+        return FailureCause(
+            CauseKind.OUT_OF_MEMORY, _noted(f"{where}: the sandbox hit its memory limit and was killed", memory_note)
+        )
     if report is None or not report.get("finished"):
         tail = [line for line in log_tail.splitlines() if line.strip()]
         reason = tail[-1] if tail else f"exit status {exit_code}"
@@ -98,30 +108,89 @@ def classify_run(
         return FailureCause(
             CauseKind.KERNEL_DIED, f"{where}: cell {cell}: {last.get('evalue') or 'the kernel died'}", where, cell
         )
-    return _cell_failure(where, cell, last.get("ename") or "", last.get("evalue") or "", inputs)
+    ename, evalue = last.get("ename") or "", last.get("evalue") or ""
+    first = _first_shown_error(last)
+    if first is None:
+        cause = _cell_failure(where, cell, ename, evalue, inputs)
+        if cause.kind is CauseKind.OUT_OF_MEMORY:  # a MemoryError: the allocation failed under the limit
+            return FailureCause(cause.kind, _noted(cause.detail, memory_note), cause.notebook, cause.cell)
+        return cause
+    # IPython showed an error without stopping the cell (a %run script that raised): that error is the
+    # cause, and the one that stopped the notebook (a NameError for what the script never defined) its consequence.
+    shown_cell = _number(first["cell"])
+    earlier = _cell_failure(where, shown_cell, first.get("ename") or "", first.get("evalue") or "", inputs)
+    note = f"shown by cell {shown_cell} without stopping it ({first.get('via') or 'error output'})"
+    then = f"cell {cell} then failed: {ename}: {evalue}".strip()
+    return FailureCause(earlier.kind, f"{earlier.detail}; {note}; {then}", where, shown_cell)
+
+
+def _noted(detail: str, note: str) -> str:
+    return f"{detail}; {note}" if note else detail
+
+
+def _first_shown_error(outcome: Mapping) -> Mapping | None:
+    """The first error a cell showed at replay that the recorded run did not show there, if it came before
+    the error that stopped the notebook (the runner lists what cells showed up to the failing one)."""
+    recorded = {(e.get("cell"), e.get("ename"), e.get("evalue")) for e in outcome.get("recorded_errors", ())}
+    stopped = (outcome.get("cell"), outcome.get("ename"), outcome.get("evalue"))
+    for error in outcome.get("shown_errors", ()):
+        key = (error.get("cell"), error.get("ename"), error.get("evalue"))
+        if key == stopped:
+            return None  # the first new error is the one that stopped the notebook: nothing came before it
+        if key not in recorded:
+            return error
+    return None
 
 
 def verdict_of(cause: FailureCause | None, outputs: Sequence[OutputComparison]) -> Verdict:
-    if cause is not None:
+    """Failed when the run could not end; else reproduced unless an output is different or missing.
+
+    A ``nondeterministic`` cause is no failure: the run ended and its outputs say
+    not reproduced, for a reason the recorded run already had.
+    """
+    if cause is not None and cause.kind is not CauseKind.NONDETERMINISTIC:
         return Verdict.FAILED
     bad = {OutputStatus.DIFFERENT, OutputStatus.MISSING}
     return Verdict.NOT_REPRODUCED if any(o.status in bad for o in outputs) else Verdict.REPRODUCED
 
 
+@dataclass(frozen=True)
+class EnvironmentDrift:
+    """Where the rebuilt environment differs from the recorded one, one line each, by severity.
+
+    ``warnings`` may explain a difference in results: another minor version of
+    Python, a locked distribution at another version or missing. ``info`` is
+    unlikely to: another micro (bug-fix) version of the same Python.
+    """
+
+    warnings: tuple[str, ...] = ()
+    info: tuple[str, ...] = ()
+
+
+def _minor(version: str | None) -> tuple[str, ...]:
+    return tuple((version or "").split(".")[:2])
+
+
 def environment_drift(
     recorded_python: str | None, recorded_lock: Mapping[str, str], replayed: Mapping | None
-) -> list[str]:
-    """Where the rebuilt environment differs from the recorded one, one line each."""
+) -> EnvironmentDrift:
+    """Where the rebuilt environment differs from the recorded one (nothing when the sandbox reported nothing)."""
     if not replayed:
-        return []
-    drift = []
-    if recorded_python and replayed.get("python_version") != recorded_python:
-        drift.append(f"Python {replayed.get('python_version')} (recorded {recorded_python})")
+        return EnvironmentDrift()
+    warnings, info = [], []
+    now_python = replayed.get("python_version")
+    if recorded_python and now_python != recorded_python:
+        if not now_python:
+            warnings.append(f"Python version not reported by the sandbox (recorded {recorded_python})")
+        elif _minor(now_python) == _minor(recorded_python):
+            info.append(f"Python {now_python} (recorded {recorded_python}): another micro version of the same Python")
+        else:
+            warnings.append(f"Python {now_python} (recorded {recorded_python}): another minor version of Python")
     installed = {canonicalize_name(k): v for k, v in replayed.get("distributions", {}).items()}
     for name, version in sorted(recorded_lock.items()):
         now = installed.get(canonicalize_name(name))
         if now is None:
-            drift.append(f"{name} not installed (recorded {version})")
+            warnings.append(f"{name} not installed (recorded {version})")
         elif now != version:
-            drift.append(f"{name} {now} (recorded {version})")
-    return drift
+            warnings.append(f"{name} {now} (recorded {version})")
+    return EnvironmentDrift(tuple(warnings), tuple(info))

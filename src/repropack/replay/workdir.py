@@ -3,6 +3,7 @@ notebooks expect it, and what the sandbox left there made safe for the host to r
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -11,6 +12,11 @@ from repropack.errors import BadInput
 from repropack.fs.hashing import sha256_file
 from repropack.model import RESERVED_DIR, FileRecord, OutputComparison, OutputStatus, Package
 from repropack.model.layout import is_safe_package_path
+
+# A project's files as a checkout has them, whatever the replaying user's umask: the owner (the kernel's
+# user in the sandbox) may write each one, as the researcher could at export.
+_FILE_MODE = 0o644
+_FOLDER_MODE = 0o755
 
 
 def supplied_inputs(
@@ -38,29 +44,61 @@ def supplied_inputs(
     return found, problems
 
 
+def changed_in_place(package: Package) -> set[str]:
+    """Recorded outputs that were project files before the export ran: a run read them first, then wrote them.
+
+    A script that opens its own input with ``r+`` (or rewrites it) makes the input an output too. The
+    notebook needs it there at replay as at export, so it is not set aside; what the package holds is its
+    state after the run, which is its state before it unless the run really changed it.
+    """
+    outputs = set(package.recorded_outputs())
+    first_seen: dict[str, bool] = {}  # path -> the first run to touch it read it as an existing file
+    for run in package.runs:
+        for path in (*run.inputs, *run.outputs):
+            if path in outputs and path not in first_seen:
+                first_seen[path] = path in run.inputs
+    return {path for path, existed in first_seen.items() if existed}
+
+
 def prepare_work_dir(package_root: Path, package: Package, restricted: Mapping[str, Path], work: Path) -> None:
-    """The package tree as the notebooks expect it: recorded outputs set aside, restricted inputs supplied."""
+    """The package tree as the notebooks expect it: recorded outputs set aside (except files a run changed
+    in place), restricted inputs supplied; every file and folder writable by its owner, as in a project."""
     notebooks = {record.path for record in package.notebooks()}
-    set_aside = set(package.recorded_outputs()) - notebooks
+    set_aside = set(package.recorded_outputs()) - notebooks - changed_in_place(package)
     sources = {
         record.path: package_root / record.path
         for record in package.files
         if not record.restricted and record.path not in set_aside and not record.path.startswith(RESERVED_DIR + "/")
     }
+    os.chmod(work, _FOLDER_MODE)
     for path, source in {**sources, **restricted}.items():
         target = work / path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(work, PurePosixPath(path).parent)
         shutil.copyfile(source, target)
+        os.chmod(target, _FILE_MODE)
     for folder in package.empty_folders:
         if is_safe_package_path(folder):
-            (work / folder).mkdir(parents=True, exist_ok=True)
+            _make_folder(work, PurePosixPath(folder))
+
+
+def _make_folder(work: Path, relative: PurePosixPath) -> None:
+    """``work / relative`` and its missing parents, each with the folder mode (mkdir's mode obeys the umask)."""
+    current = work
+    for part in relative.parts:
+        current = current / part
+        if not current.is_dir():
+            current.mkdir()
+            os.chmod(current, _FOLDER_MODE)
 
 
 def python_path(package_root: Path, package: Package) -> tuple[str, ...]:
-    """Folders to put on the path for local packages: each one's ``src/`` layout folder when it has one."""
+    """Folders to put on the path for editable local packages: each one's ``src/`` layout folder when it
+    has one. A non-editable one is installed in the environment from its wheel instead, as it was at export."""
     found = []
     for local in package.local_packages:
         if local.path != "." and not is_safe_package_path(local.path):
+            continue
+        if not local.editable and local.wheel:
             continue
         src = PurePosixPath(local.path) / "src"
         found.append(src.as_posix() if (package_root / src).is_dir() else local.path)

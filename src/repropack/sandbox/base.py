@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +20,8 @@ class RunPlan:
     cell_timeout: int
     kernel: str = "python3"
     python_path: tuple[str, ...] = ()  # package-relative folders to put on PYTHONPATH (local packages)
+    # Variables the recorded kernel had that change results (TZ, PYTHONHASHSEED, ...): set in the sandbox as they were.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,16 @@ class Backend(ABC):
     name: ClassVar[str]
     isolation: ClassVar[str]  # one line for the record: what the sandbox does and does not enforce
 
+    #: Whether ``prepare`` builds on ``BuildRequest.base_image`` (a container image); the local backend does not.
+    uses_base_image: ClassVar[bool] = False
+
     @abstractmethod
     def describe(self) -> dict:
         """Where the replay runs: engine and version, for the record."""
+
+    def has_base_image(self, name: str) -> bool:
+        """Whether the base image ``name`` is here to build on (only asked when ``uses_base_image``)."""
+        return False
 
     @abstractmethod
     def prepare(self, request: BuildRequest) -> PreparedEnvironment:

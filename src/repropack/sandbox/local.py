@@ -44,6 +44,20 @@ def _run_quiet(command: list[str], env: dict | None = None) -> None:
         raise BuildFailed(f"build failed: {lines[-1] if lines else 'exit ' + str(done.returncode)}")
 
 
+def _point_scripts_at(staging: Path, target: Path) -> None:
+    """Make the scripts pip wrote in ``staging/bin`` start the interpreter at ``target``, where the venv will be.
+
+    pip names the interpreter in a script's first lines (``#!/path/python``, or for a long path a
+    ``#!/bin/sh`` line and an ``exec /path/python`` line); the rest of the script is left as it is.
+    """
+    old, new = f"{staging}/bin/".encode(), f"{target}/bin/".encode()
+    for script in (staging / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            lines = script.read_bytes().splitlines(keepends=True)
+            if lines and lines[0].startswith(b"#!") and any(old in line for line in lines[:2]):
+                script.write_bytes(b"".join([line.replace(old, new) for line in lines[:2]] + lines[2:]))
+
+
 @BACKENDS.register
 class LocalBackend(Backend):
     name = "local"
@@ -66,8 +80,7 @@ class LocalBackend(Backend):
         started = time.monotonic()
         target.parent.mkdir(parents=True, exist_ok=True)
         # Built beside the target and renamed into place, so a half-built venv is never
-        # found in the cache. Only bin/python is used later (the scripts' shebangs
-        # would name the staging path).
+        # found in the cache; the scripts pip writes are pointed at the target first.
         try:
             with staged_folder(target, replace=broken, mode=0o700) as staging:
                 _run_quiet([sys.executable, "-m", "venv", str(staging)])
@@ -78,6 +91,11 @@ class LocalBackend(Backend):
                 if request.offline:
                     pip += ["--no-index", "--find-links", str(request.package_root / layout.WHEELHOUSE)]
                 _run_quiet([*pip, "-r", str(request.package_root / layout.LOCK)], env=env)
+                # The project's own non-editable installs, from the wheels the package carries (no build, no index).
+                wheels = sorted((request.package_root / layout.LOCAL_WHEELS).glob("*.whl"))
+                if wheels:
+                    _run_quiet([*pip, "--no-deps", "--no-index", *map(str, wheels)], env=env)
+                _point_scripts_at(staging, target)
         except BadInput:
             if not python.exists():
                 raise
@@ -106,6 +124,7 @@ class LocalBackend(Backend):
             home = io / "home"
             home.mkdir()
             run_env = {
+                **plan.environment,  # never over the sandbox's own: PATH, HOME, PYTHONPATH
                 "PATH": f"{Path(env.reference).parent}:{os.environ.get('PATH', '')}",
                 "HOME": str(home),
                 "PYTHONDONTWRITEBYTECODE": "1",

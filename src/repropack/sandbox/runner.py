@@ -13,6 +13,7 @@ memory still leaves what was done.
 import json
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -56,6 +57,7 @@ def _run_notebook(entry, plan, work):
         on_cell_start=on_cell_start,
     )
     outcome = {"path": entry["path"], "status": "completed", "cell": None, "ename": None, "evalue": None}
+    recorded = shown_errors(nb)  # the notebook in the work dir is the recorded run, outputs and all
     started = time.time()
     try:
         client.execute(cwd=os.path.dirname(path))
@@ -67,8 +69,54 @@ def _run_notebook(entry, plan, work):
         outcome.update(status="kernel_died", cell=current["cell"], evalue=str(exc).splitlines()[0] if str(exc) else "")
     finally:
         outcome["seconds"] = round(time.time() - started, 3)
+    if outcome["status"] != "completed":
+        # Errors a cell showed without raising (IPython's %run prints a script's traceback and goes on),
+        # in the cells that ran; the cells after the failing one still hold the recorded outputs.
+        ran = current["cell"] if current["cell"] is not None else len(nb.cells) - 1
+        outcome["shown_errors"] = [e for e in shown_errors(nb) if e["cell"] <= ran]
+        outcome["recorded_errors"] = [e for e in recorded if e["cell"] <= ran]
     nbformat.write(nb, path)
     return outcome
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TRACEBACK_START = "Traceback (most recent call last):"
+_EXCEPTION_LINE = re.compile(r"^(?P<ename>[A-Za-z_][\w.]*)(?::(?: (?P<evalue>.*))?)?$")
+
+
+def _printed_exception(text):
+    """(ename, evalue) of the first Python traceback printed in ``text``, None when it holds none."""
+    lines = _ANSI.sub("", text).splitlines()
+    for start, line in enumerate(lines):
+        if line.strip() != _TRACEBACK_START:
+            continue
+        for candidate in lines[start + 1 :]:
+            if not candidate or candidate[0].isspace():
+                continue  # the frames of the traceback are indented
+            match = _EXCEPTION_LINE.match(candidate.rstrip())
+            if match:
+                return match["ename"].rpartition(".")[2], match["evalue"] or ""
+            break
+    return None
+
+
+def shown_errors(nb):
+    """Each error a cell showed, in order: error outputs, and tracebacks printed to stdout or stderr.
+
+    ``{"cell": index, "ename", "evalue", "via": "error output" | "printed traceback"}``.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", ()):
+            kind = output.get("output_type")
+            if kind == "error":
+                ename = output.get("ename", "")
+                found.append({"cell": index, "ename": ename, "evalue": output.get("evalue", ""), "via": "error output"})
+            elif kind == "stream":
+                printed = _printed_exception(output.get("text", ""))
+                if printed:
+                    found.append({"cell": index, "ename": printed[0], "evalue": printed[1], "via": "printed traceback"})
+    return found
 
 
 def main(plan_path, report_path):

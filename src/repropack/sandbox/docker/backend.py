@@ -57,6 +57,17 @@ class DockerBackend(Backend):
             "api_version": version.get("ApiVersion"),
         }
 
+    uses_base_image = True
+
+    def has_base_image(self, name: str) -> bool:
+        from docker.errors import ImageNotFound
+
+        try:
+            self._client.images.get(name)
+        except ImageNotFound:
+            return False
+        return True
+
     def prepare(self, request: BuildRequest) -> PreparedEnvironment:
         return build_image(self._client, request)
 
@@ -104,6 +115,7 @@ class DockerBackend(Backend):
                 memswap_limit=limits.memory,
                 pids_limit=limits.pids,
                 environment={
+                    **plan.environment,  # never over the sandbox's own: HOME, PYTHONPATH
                     "HOME": "/tmp",
                     "PYTHONDONTWRITEBYTECODE": "1",
                     **({"PYTHONPATH": ":".join(f"{_WORK}/{p}" for p in plan.python_path)} if plan.python_path else {}),

@@ -1,0 +1,91 @@
+"""The sandbox's limits for one package: what the user gave, else derived from what export measured.
+
+A fixed limit is wrong both ways: 2 GiB killed a figure notebook that ran fine
+at export, and 30 minutes let a hung one sit. Export records each notebook's
+peak memory and wall time (``NotebookRun.peak_memory``, ``wall_seconds``); a
+limit the user did not give (``SandboxLimits`` field None) is derived from them
+with headroom:
+
+- memory: 2 x the largest recorded peak, at least 512 MiB, rounded up to 64 MiB;
+- timeout: 3 x the recorded wall time of all notebooks + 60 s, at least 300 s.
+
+A package that recorded neither figure (exported before they were) gets the
+fallbacks of ``config``. The record says where each value came from: "flag" or
+"user" as resolved, "package" when derived, "default" for a fallback. Pure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from repropack.config import FALLBACK_REPLAY_MEMORY, FALLBACK_REPLAY_TIMEOUT, SandboxLimits
+from repropack.model import NotebookRun
+
+MEMORY_FACTOR = 2
+MEMORY_FLOOR = 512 * 2**20
+MEMORY_STEP = 64 * 2**20
+TIMEOUT_FACTOR = 3
+TIMEOUT_MARGIN = 60
+TIMEOUT_FLOOR = 300
+
+
+@dataclass(frozen=True)
+class ReplayLimits:
+    """The limits a replay runs with, where each came from, and what to tell a reviewer when one is hit."""
+
+    limits: SandboxLimits  # every field filled in
+    sources: Mapping[str, str] = field(
+        default_factory=dict
+    )  # "timeout"/"memory" -> "package" | "default"; derived only
+    memory_note: str = ""  # "limit 640m, ...; raise it with --memory"
+    timeout_note: str = ""
+
+
+def mebibytes(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB"
+
+
+def derive_limits(requested: SandboxLimits, runs: Sequence[NotebookRun]) -> ReplayLimits:
+    """``requested`` with each unset (None) timeout or memory derived from ``runs``' recorded figures."""
+    peaks = [r.peak_memory for r in runs if r.peak_memory]
+    walls = [r.wall_seconds for r in runs if r.wall_seconds is not None]
+    peak = max(peaks) if peaks else None
+    wall = sum(walls) if walls else None
+    sources: dict[str, str] = {}
+
+    memory = requested.memory
+    if memory is None:
+        if peak is None:
+            memory, sources["memory"] = FALLBACK_REPLAY_MEMORY, "default"
+        else:
+            size = max(MEMORY_FACTOR * peak, MEMORY_FLOOR)
+            memory, sources["memory"] = f"{math.ceil(size / MEMORY_STEP) * MEMORY_STEP // 2**20}m", "package"
+    timeout = requested.timeout
+    if timeout is None:
+        if wall is None:
+            timeout, sources["timeout"] = FALLBACK_REPLAY_TIMEOUT, "default"
+        else:
+            timeout, sources["timeout"] = (
+                max(math.ceil(TIMEOUT_FACTOR * wall + TIMEOUT_MARGIN), TIMEOUT_FLOOR),
+                "package",
+            )
+
+    recorded_peak = f"the recorded run peaked at {mebibytes(peak)}" if peak else "the package recorded no peak memory"
+    recorded_wall = f"the recorded run took {wall:.0f} s" if wall is not None else "the package recorded no wall time"
+    return ReplayLimits(
+        limits=replace(requested, memory=memory, timeout=timeout),
+        sources=sources,
+        memory_note=f"limit {memory} ({_how(sources.get('memory'), 'peak')}); {recorded_peak}; raise it with --memory",
+        timeout_note=f"limit {timeout} s ({_how(sources.get('timeout'), 'wall time')}); {recorded_wall}; "
+        "raise it with --timeout",
+    )
+
+
+def _how(source: str | None, figure: str) -> str:
+    if source == "package":
+        return f"derived from the recorded {figure}"
+    if source == "default":
+        return "the default for a package that recorded none"
+    return "as given"

@@ -1,0 +1,100 @@
+"""Replay limits derived from what export measured, and the causes that name them. Pure."""
+
+from __future__ import annotations
+
+from repropack.config import SandboxLimits
+from repropack.model import CauseKind, NotebookRun, RunStatus
+from repropack.replay.limits import derive_limits
+from repropack.replay.verdict import classify_run
+
+MIB = 2**20
+
+
+def _run(peak: int | None, wall: float | None, name: str = "a.ipynb") -> NotebookRun:
+    return NotebookRun(name, "python3", "Python 3", RunStatus.COMPLETED, peak_memory=peak, wall_seconds=wall)
+
+
+def test_memory_is_twice_the_largest_peak_rounded_up_to_64_mib_and_timeout_three_times_the_total_plus_a_minute():
+    chosen = derive_limits(SandboxLimits(), [_run(400 * MIB, 100.0), _run(350 * MIB, 40.0, "b.ipynb")])
+    # 2 x 400 MiB = 800 MiB -> 832m (13 x 64); 3 x (100 + 40) + 60 = 480 s.
+    assert (chosen.limits.memory, chosen.limits.timeout) == ("832m", 480)
+    assert chosen.sources == {"memory": "package", "timeout": "package"}
+    assert chosen.memory_note == (
+        "limit 832m (derived from the recorded peak); the recorded run peaked at 400 MiB; raise it with --memory"
+    )
+    assert chosen.timeout_note.startswith(
+        "limit 480 s (derived from the recorded wall time); the recorded run took 140 s"
+    )
+
+
+def test_small_runs_get_the_floors_and_other_limits_are_kept():
+    chosen = derive_limits(SandboxLimits(pids=64, network=True), [_run(90 * MIB, 2.5)])
+    assert (chosen.limits.memory, chosen.limits.timeout) == ("512m", 300)
+    assert (chosen.limits.pids, chosen.limits.network) == (64, True)
+
+
+def test_what_the_user_gave_wins_and_is_not_called_derived():
+    chosen = derive_limits(SandboxLimits(timeout=90, memory="128m"), [_run(300 * MIB, 20.0)])
+    assert (chosen.limits.memory, chosen.limits.timeout) == ("128m", 90)
+    assert chosen.sources == {}
+    assert chosen.memory_note == "limit 128m (as given); the recorded run peaked at 300 MiB; raise it with --memory"
+    assert chosen.timeout_note == "limit 90 s (as given); the recorded run took 20 s; raise it with --timeout"
+
+
+def test_a_package_that_recorded_no_figures_gets_the_fallbacks_as_defaults():
+    old = NotebookRun("a.ipynb", "python3", "Python 3", RunStatus.COMPLETED)  # exported before figures were recorded
+    chosen = derive_limits(SandboxLimits(), [old])
+    assert (chosen.limits.memory, chosen.limits.timeout) == ("2g", 1800)
+    assert chosen.sources == {"memory": "default", "timeout": "default"}
+    assert "the package recorded no peak memory" in chosen.memory_note
+    assert derive_limits(SandboxLimits(), []).limits.memory == "2g"  # --no-execute: no run at all
+
+
+def _report(status: str = "completed", **outcome) -> dict:
+    entry = {"path": "figure.ipynb", "status": status, "cell": None, "ename": None, "evalue": None, **outcome}
+    return {"environment": {}, "notebooks": [entry], "running": None, "error": None, "finished": True}
+
+
+def test_an_out_of_memory_kill_names_the_limit_the_recorded_peak_and_the_flag():
+    chosen = derive_limits(SandboxLimits(memory="128m"), [_run(300 * MIB, 5.0)])
+    running = {**_report(), "running": "figure.ipynb", "finished": False}
+    cause = classify_run(
+        running,
+        timed_out=False,
+        out_of_memory=True,
+        exit_code=137,
+        log_tail="",
+        memory_note=chosen.memory_note,
+        timeout_note=chosen.timeout_note,
+    )
+    assert cause.kind is CauseKind.OUT_OF_MEMORY
+    assert cause.detail == (
+        "figure.ipynb: the sandbox hit its memory limit and was killed; limit 128m (as given); "
+        "the recorded run peaked at 300 MiB; raise it with --memory"
+    )
+
+
+def test_a_wall_clock_kill_names_the_limit_the_recorded_time_and_the_flag():
+    chosen = derive_limits(SandboxLimits(), [_run(100 * MIB, 200.0)])
+    cause = classify_run(
+        {**_report(), "finished": False, "running": "figure.ipynb"},
+        timed_out=True,
+        out_of_memory=False,
+        exit_code=None,
+        log_tail="",
+        timeout_note=chosen.timeout_note,
+    )
+    assert cause.kind is CauseKind.TIMEOUT
+    assert cause.detail.endswith(
+        "limit 660 s (derived from the recorded wall time); the recorded run took 200 s; raise it with --timeout"
+    )
+
+
+def test_a_memory_error_in_a_cell_names_the_limit_too():
+    chosen = derive_limits(SandboxLimits(memory="256m"), [_run(300 * MIB, 5.0)])
+    report = _report("cell_error", cell=2, ename="MemoryError", evalue="")
+    cause = classify_run(
+        report, timed_out=False, out_of_memory=False, exit_code=0, log_tail="", memory_note=chosen.memory_note
+    )
+    assert cause.kind is CauseKind.OUT_OF_MEMORY and cause.cell == 3
+    assert cause.detail.endswith("the recorded run peaked at 300 MiB; raise it with --memory")
