@@ -27,7 +27,11 @@ from repropack.ui.text import literal
     "--notebook",
     "notebooks",
     multiple=True,
-    help="Notebook to run (repeatable). Default: every *.ipynb outside hidden, checkpoint and virtualenv folders.",
+    help=(
+        "Notebook to run (repeatable), in the order given. Default: every *.ipynb outside hidden, checkpoint and "
+        "virtualenv folders, in the order the data needs (a notebook that reads a file another writes runs after "
+        "it; ties by name). An order that contradicts the data is refused."
+    ),
 )
 @click.option(
     "--no-execute",
