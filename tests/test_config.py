@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from repropack.config import resolve_settings
+from repropack.config import resolve_replay_settings, resolve_settings
 from repropack.errors import BadInput
 
 
@@ -93,3 +93,68 @@ def test_replay_settings_record_their_sources_and_the_operator_defaults_to_a_tru
         resolve_replay_settings({}, {"replay": {"memroy": "1g"}})
     with pytest.raises(BadInput, match="needs a name"):
         resolve_replay_settings({}, {"replay": {"operator": {"orcid": "x"}}})
+
+
+def test_build_timeout_comes_from_the_flag_then_the_user_config_then_the_default():
+    from repropack.config import DEFAULT_BUILD_TIMEOUT, resolve_replay_settings
+
+    assert resolve_replay_settings({}, {}).values.build_timeout == DEFAULT_BUILD_TIMEOUT == 1800
+    configured = resolve_replay_settings({}, {"replay": {"build_timeout": 600}})
+    assert configured.values.build_timeout == 600 and configured.sources["build_timeout"] == "user"
+    flagged = resolve_replay_settings({"build_timeout": 30}, {"replay": {"build_timeout": 600}})
+    assert flagged.values.build_timeout == 30 and flagged.sources["build_timeout"] == "flag"
+    assert flagged.values.recorded(flagged.sources)["build_timeout"] == {"value": 30, "source": "flag"}
+    for bad in (0, -1, "soon", True):
+        with pytest.raises(BadInput, match="'build_timeout' must be a positive whole number of seconds"):
+            resolve_replay_settings({}, {"replay": {"build_timeout": bad}})
+
+
+def test_replay_disk_comes_from_the_flag_or_the_user_config_and_must_be_a_size():
+    from repropack.config import resolve_replay_settings, size_in_bytes
+
+    assert resolve_replay_settings({"disk": "20m"}, user={}).values.limits.disk == "20m"
+    from_user = resolve_replay_settings({}, user={"replay": {"disk": "4g"}})
+    assert from_user.values.limits.disk == "4g" and from_user.sources["disk"] == "user"
+    assert resolve_replay_settings({}, user={}).values.limits.disk is None  # derived from the package
+    for bad in ("lots", "0", "-1m", "1.5g", 20):
+        with pytest.raises(BadInput, match="'disk' must be a size such as '20m' or '1g'"):
+            resolve_replay_settings({}, user={"replay": {"disk": bad}})
+    assert [size_in_bytes(t) for t in ("4096", "512k", "20m", "1g", "2T", "20mb")] == [
+        4096,
+        512 * 2**10,
+        20 * 2**20,
+        2**30,
+        2 * 2**40,
+        20 * 2**20,
+    ]
+
+
+def test_opening_limits_come_from_the_user_configs_open_table():
+    from repropack.config import OpeningLimits, resolve_opening_limits, resolve_replay_settings
+
+    assert resolve_opening_limits({}) == OpeningLimits(max_package_bytes=8 * 2**30, max_metadata_bytes=32 * 2**20)
+    configured = resolve_opening_limits({"open": {"max_package_bytes": 10**6}})
+    assert configured == OpeningLimits(max_package_bytes=10**6)
+    assert resolve_replay_settings({}, {"open": {"max_metadata_bytes": 5000}}).values.opening.max_metadata_bytes == 5000
+    with pytest.raises(BadInput, match=r"\[open\]: unknown setting 'max_bytes'"):
+        resolve_opening_limits({"open": {"max_bytes": 1}})
+    for bad in (0, -1, "8g", True, 1.5):
+        with pytest.raises(BadInput, match="'max_package_bytes' must be a positive whole number of bytes"):
+            resolve_opening_limits({"open": {"max_package_bytes": bad}})
+    with pytest.raises(BadInput, match=r"\[open\]: must be a table"):
+        resolve_opening_limits({"open": 5})
+
+
+def test_exports_settings_leave_the_open_table_to_the_commands_that_open(tmp_path):
+    (tmp_path / "project").mkdir()
+    resolved = resolve_settings({}, tmp_path / "project", user={"open": {"max_package_bytes": 10**6}})
+    assert "open" not in resolved.sources
+
+
+def test_keep_restricted_without_keep_is_a_usage_error():
+    with pytest.raises(
+        BadInput, match=r"^--keep-restricted keeps restricted inputs in the kept work dir: it needs --keep$"
+    ):
+        resolve_replay_settings({"keep_restricted": True}, user={})
+    resolved = resolve_replay_settings({"keep": True, "keep_restricted": True}, user={})
+    assert resolved.values.keep_restricted and resolved.sources["keep_restricted"] == "flag"

@@ -164,13 +164,15 @@ def _path(suffix: str, min_depth: int = 0) -> st.SearchStrategy[str]:
     )
 
 
-def _notebook_cells(notebook: str, inputs: list[str], outputs: list[str]) -> tuple[str, ...]:
-    """Read every input, write every output, all by paths relative to the notebook's folder (its cwd)."""
+def _notebook_cells(notebook: str, inputs: list[str], outputs: list[str], restricted: str) -> tuple[str, ...]:
+    """Read every input and the restricted one, write every output (the restricted text never goes into one),
+    all by paths relative to the notebook's folder (its cwd)."""
     here = posixpath.dirname(notebook) or "."
     rel = [posixpath.relpath(p, here) for p in inputs], [posixpath.relpath(p, here) for p in outputs]
     return (
-        f"import os\ninputs = {rel[0]!r}\noutputs = {rel[1]!r}",
-        "text = ''.join(open(p, encoding='utf-8').read() for p in inputs)",
+        f"import os\ninputs = {rel[0]!r}\noutputs = {rel[1]!r}\nrestricted = {posixpath.relpath(restricted, here)!r}",
+        "text = ''.join(open(p, encoding='utf-8').read() for p in inputs)\n"
+        "text += str(len(open(restricted, encoding='utf-8').read()))",
         "for out in outputs:\n"
         "    os.makedirs(os.path.dirname(out) or '.', exist_ok=True)\n"
         "    with open(out, 'w', encoding='utf-8') as fh:\n"
@@ -202,7 +204,7 @@ def test_generated_names_survive_export_check_replay_and_verify(
     for i, path in enumerate([*inputs, restricted]):
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_text(f"row {i}: {path}\n", encoding="utf-8")
-    write_notebook(project / notebook, *_notebook_cells(notebook, [*inputs, restricted], outputs))
+    write_notebook(project / notebook, *_notebook_cells(notebook, inputs, outputs, restricted))
 
     package = base / ("pkg.zip" if zipped else "pkg")
     export = export_project(project, package, {"restrict": (glob_escape(restricted),)})

@@ -29,6 +29,7 @@ from repropack.config import ReplaySettings
 from repropack.errors import CheckFailed
 from repropack.export import ExportResult, export_project
 from repropack.model import FileRole, OutputStatus, ReplayResult, Verdict
+from repropack.model.lock import parse_lock
 from repropack.replay import replay_package
 from tests.conftest import forge_recorded_file, write_notebook
 from tests.replay.test_pipeline import STOCHASTIC_FIGURE
@@ -82,7 +83,8 @@ def _lock_text(package: Path) -> str:
 
 
 def _pins(package: Path) -> list[str]:
-    return [line for line in _lock_text(package).splitlines() if line and not line.startswith("#")]
+    """Each pinned distribution of the package's lock as ``name==version  # reasons`` (hashes left out)."""
+    return [f"{d.name}=={d.version}  # {', '.join(d.reasons)}" for d in parse_lock(_lock_text(package)) if not d.local]
 
 
 def _assert_runtime_only_lock(package: Path) -> None:
@@ -128,7 +130,7 @@ def test_environment_yml_with_a_pip_section_reproduces_and_pins_the_pip_requirem
     write_notebook(project / "analysis.ipynb", *THIRD_PARTY_CELLS)
     export = _export(project, tmp_path / "pkg")
     # Reviewer: the pip entry is pinned at the installed version; conda's python/pip are tooling, not requirements.
-    assert _third_party_line(export) in _lock_text(tmp_path / "pkg").splitlines()
+    assert _third_party_line(export) in _pins(tmp_path / "pkg")
     assert not any(line.startswith(("python==", "pip==")) for line in _pins(tmp_path / "pkg"))
     assert (tmp_path / "pkg" / ".repropack/env/environment.yml").read_text() == (
         project / "environment.yml"
@@ -155,7 +157,7 @@ def test_pipfile_packages_reproduce_and_dev_packages_stay_out_of_the_lock(tmp_pa
     write_notebook(project / "analysis.ipynb", *THIRD_PARTY_CELLS)
     export = _export(project, tmp_path / "pkg")
     lock = _lock_text(tmp_path / "pkg")
-    assert _third_party_line(export) in lock.splitlines()
+    assert _third_party_line(export) in _pins(tmp_path / "pkg")
     # Reviewer: pytest is installed here but only a dev-package; the replay image must not carry it.
     assert not any(line.lower().startswith("pytest==") for line in _pins(tmp_path / "pkg")), lock
     statuses = _assert_reproduced(_replay(tmp_path / "pkg"))
@@ -725,6 +727,13 @@ PLOT_CELLS = (
     "ax.set_xlabel('month'); ax.set_ylabel('claims')\nos.makedirs('results', exist_ok=True)\n"
     "fig.savefig('results/figure.svg')  # carries <dc:date> and ids matplotlib draws at random\n"
     "fig.savefig('results/figure.png', dpi=80)\nplt.show()",
+    # An interactive chart the way plotly, bokeh and widget libraries show one: an object whose HTML is a
+    # div with a fresh uuid4 (no IPython import, which would change the shared lock).
+    "import uuid\n\n\nclass Chart:\n    def __init__(self, values):\n        self.id, self.values = uuid.uuid4(), values\n\n"
+    "    def _repr_html_(self):\n"
+    '        return (f\'<div id="{self.id}" class="plotly-graph-div"></div>\'\n'
+    "                f'<script>Plotly.newPlot(\"{self.id}\", {self.values})</script>')\n\n\n"
+    "Chart(claims['claims'].tolist())",
 )
 NUMERIC_CELLS = (
     "import numpy as np\nimport pandas as pd\nimport matplotlib\nnp.set_printoptions(precision=2)",
@@ -770,6 +779,8 @@ def test_clock_readings_random_ids_progress_and_rounding_noise_are_reproduced(cl
     assert re.search(r"-?\d\.\d\de-1[4-7]", _output_text(package, "numeric.ipynb", 2))
     assert "it/s]" in _output_text(package, "plot.ipynb", 1)
     assert "% Completed |" in _output_text(package, "plot.ipynb", 2)
+    chart = nbformat.read(package / "plot.ipynb", as_version=4).cells[4].outputs[0].data["text/html"]
+    assert re.search(r'<div id="[0-9a-f-]{36}" class="plotly-graph-div">', chart), chart
     statuses = _assert_reproduced(result)
     outputs = _by_path(result)
     # The replay ran later: its Date/Time, dc:date, SVG ids and progress timings differ, and are masked.

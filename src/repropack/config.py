@@ -224,8 +224,9 @@ def resolve_settings(
     sources: dict[str, str] = {}
     for f in fields(ExportSettings):
         sources[f.name] = "default"
-    # The user config's [replay] table holds replay settings, not export ones.
+    # The user config's [replay] and [open] tables hold replay and opening settings, not export ones.
     user_table.pop("replay", None)
+    user_table.pop(OPEN_TABLE, None)
     layers = (
         ("user", user_table, str(user_config_path())),
         ("project", project_table, project_file or "project config"),
@@ -243,6 +244,41 @@ def resolve_settings(
     return ResolvedSettings(ExportSettings(**values), sources)
 
 
+# --- opening a package or a record --------------------------------------------------------------
+
+#: The user config's table of opening limits.
+OPEN_TABLE = "open"
+
+
+@dataclass(frozen=True)
+class OpeningLimits:
+    """How much of a package repropack reads before refusing it as hostile, in every command that opens one.
+
+    Set in the ``[open]`` table of the user config. A zip may also expand to no more
+    than 100 times its own size (at least 256 MiB), whatever ``max_package_bytes`` says.
+    """
+
+    max_package_bytes: int = 8 * 2**30  # all the members of a zip together, as written
+    max_metadata_bytes: int = 32 * 2**20  # ro-crate-metadata.json, and each JSON support file
+    # Values in each of those: the parsed form, not the text, is what takes memory (~400 MB at most).
+    max_metadata_values: int = 4_000_000
+
+
+def resolve_opening_limits(user: Mapping[str, Any] | None = None) -> OpeningLimits:
+    """The user config's ``[open]`` table over the defaults (positive whole numbers of bytes)."""
+    table = (user_config() if user is None else user).get(OPEN_TABLE, {})
+    where = f"{user_config_file()} [{OPEN_TABLE}]"
+    if not isinstance(table, Mapping):
+        raise BadInput(f"{where}: must be a table")
+    known = {f.name for f in fields(OpeningLimits)}
+    for name, value in table.items():
+        if name not in known:
+            raise BadInput(f"{where}: unknown setting {name!r} (known: {', '.join(sorted(known))})")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise BadInput(f"{where}: {name!r} must be a positive whole number of bytes")
+    return OpeningLimits(**table)
+
+
 # --- replay -----------------------------------------------------------------------------------
 
 
@@ -250,19 +286,40 @@ def resolve_settings(
 class SandboxLimits:
     """What a replay may use.
 
-    ``timeout`` and ``memory`` None mean "derived from the package": from the wall time and peak
-    memory its recorded run measured, with headroom (``replay/limits.py``), or the fallbacks below
-    for a package that recorded none. A replay runs with the derived values filled in.
+    ``timeout``, ``memory`` and ``disk`` None mean "derived from the package": from the wall time,
+    peak memory and file sizes its recorded run measured, with headroom (``replay/limits.py``), or
+    the fallbacks below for a package that recorded none. A replay runs with the derived values filled in.
     """
 
     timeout: int | None = None  # wall-clock seconds for all notebooks; the sandbox is killed after
     memory: str | None = None  # as Docker takes it: "512m", "2g"
     pids: int = 256
     network: bool = False
+    disk: str | None = None  # the most the work folder may hold, as memory: "20m", "1g" (``size_in_bytes``)
 
     def describe(self) -> dict:
-        return {"timeout_s": self.timeout, "memory": self.memory, "pids": self.pids, "network": self.network}
+        return {
+            "timeout_s": self.timeout,
+            "memory": self.memory,
+            "pids": self.pids,
+            "network": self.network,
+            "disk": self.disk,
+        }
 
+
+_SIZE = re.compile(r"([1-9][0-9]*)([kmgt]?)b?", re.IGNORECASE)
+
+
+def size_in_bytes(text: str) -> int:
+    """A size as docker writes one ("20m", "1g", "512k", "4096"; binary units) in bytes; ValueError if it is none."""
+    found = _SIZE.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a size such as 20m or 1g")
+    return int(found[1]) * 1024 ** "bkmgt".index((found[2] or "b").lower())
+
+
+#: Seconds a replay's image build may run before it is cancelled (``--build-timeout``).
+DEFAULT_BUILD_TIMEOUT = 1800
 
 #: The replay limits of a package that recorded no wall time or peak memory (exported before they were).
 FALLBACK_REPLAY_TIMEOUT = 1800
@@ -295,12 +352,15 @@ class ReplaySettings:
     inputs_dir: Path | None = None  # a folder holding restricted inputs at their package paths
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     compare: tuple[str, ...] = ()  # GLOB=RULE[:k=v,...], applied over the package's declared rules
+    build_timeout: int = DEFAULT_BUILD_TIMEOUT  # seconds the environment's build may take; then it is cancelled
     keep: bool = False
+    keep_restricted: bool = False  # with keep: restricted inputs stay in the kept work folder too
     record: Path | None = None
     key: Path | None = None
     report: Path | None = None  # also copy the HTML report here
     operator: Person | None = None
     crate_version: str = DEFAULT_CRATE_VERSION
+    opening: OpeningLimits = field(default_factory=OpeningLimits)
 
     def recorded(self, sources: Mapping[str, str]) -> dict[str, Any]:
         """The settings as a record states them: JSON-able values with their sources.
@@ -317,8 +377,11 @@ class ReplaySettings:
             "inputs_dir": self.inputs_dir is not None,
             "timeout": self.limits.timeout,
             "memory": self.limits.memory,
+            "disk": self.limits.disk,
             "compare": list(self.compare),
+            "build_timeout": self.build_timeout,
             "keep": self.keep,
+            "keep_restricted": self.keep_restricted,
             "crate_version": self.crate_version,
         }
         return {name: {"value": value, "source": sources.get(name, "default")} for name, value in values.items()}
@@ -331,7 +394,9 @@ _REPLAY_TABLE: dict[str, type] = {
     "backend": str,
     "base_image": str,
     "timeout": int,
+    "build_timeout": int,
     "memory": str,
+    "disk": str,
     "crate_version": str,
     "operator": dict,
 }
@@ -347,12 +412,17 @@ class Resolved(Generic[SettingsT]):
 
 def _replay_value(name: str, value: Any, where: str) -> Any:
     expected = _REPLAY_TABLE[name]
-    if name == "timeout":
+    if name in ("timeout", "build_timeout"):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise BadInput(f"{where}: replay setting 'timeout' must be a positive whole number of seconds")
+            raise BadInput(f"{where}: replay setting {name!r} must be a positive whole number of seconds")
     elif name == "memory":
         if not isinstance(value, str) or not value:
             raise BadInput(f"{where}: replay setting 'memory' must be a string such as '2g'")
+    elif name == "disk":
+        try:
+            size_in_bytes(value if isinstance(value, str) else "")
+        except ValueError:
+            raise BadInput(f"{where}: replay setting 'disk' must be a size such as '20m' or '1g'") from None
     elif name == "crate_version":
         if value not in CRATE_VERSIONS:
             raise BadInput(f"{where}: replay setting 'crate_version' must be one of {', '.join(CRATE_VERSIONS)}")
@@ -364,7 +434,7 @@ def _replay_value(name: str, value: Any, where: str) -> Any:
 def resolve_replay_settings(
     flags: Mapping[str, Any], user: Mapping[str, Any] | None = None
 ) -> Resolved[ReplaySettings]:
-    """Flags (only those given; ``timeout``/``memory`` for the limits) over the user config's
+    """Flags (only those given; ``timeout``/``memory``/``disk`` for the limits) over the user config's
     ``[replay]`` table over the defaults; returns ``Resolved(ReplaySettings, sources)``."""
     user_table = user_config() if user is None else dict(user)
     replay_table = user_table.get("replay", {})
@@ -387,13 +457,18 @@ def resolve_replay_settings(
     operator = person_from_table(operator_table, f"{where} operator") if operator_table else default_operator()
     sources.setdefault("operator", "default")
     limits = SandboxLimits(
-        timeout=chosen.pop("timeout", SandboxLimits.timeout), memory=chosen.pop("memory", SandboxLimits.memory)
+        timeout=chosen.pop("timeout", SandboxLimits.timeout),
+        memory=chosen.pop("memory", SandboxLimits.memory),
+        disk=chosen.pop("disk", SandboxLimits.disk),
     )
     known = {f.name for f in fields(ReplaySettings)}
     unknown = sorted(set(chosen) - known)
     if unknown:
         raise BadInput(f"unknown replay setting {unknown[0]!r}")
-    return Resolved(ReplaySettings(limits=limits, operator=operator, **chosen), sources)
+    if chosen.get("keep_restricted") and not chosen.get("keep"):
+        raise BadInput("--keep-restricted keeps restricted inputs in the kept work dir: it needs --keep")
+    opening = resolve_opening_limits(user_table)
+    return Resolved(ReplaySettings(limits=limits, operator=operator, opening=opening, **chosen), sources)
 
 
 def user_config_file() -> Path:

@@ -95,3 +95,41 @@ def test_a_symlinked_lock_is_never_read(exported, tmp_path):
     lock.symlink_to(secret)
     with open_package(folder) as opened:
         assert opened.package.environment.lock == ()
+
+
+def test_a_support_file_of_the_wrong_shape_is_a_problem_and_read_as_empty(exported, tmp_path):
+    folder = _with_metadata(tmp_path, exported.output, lambda m: None)
+    settings = folder / ".repropack" / "settings.json"
+    recorded = json.loads(settings.read_text())
+    settings.write_text(json.dumps({**recorded, "timeout": {"value": "abc", "source": "flag"}}))
+    with open_package(folder) as opened:
+        assert opened.package.setting("timeout") is None  # nothing of the file is taken
+        assert [(p.path, p.kind, p.message) for p in opened.problems] == [
+            (
+                ".repropack/settings.json",
+                "support",
+                ".repropack/settings.json: timeout/value: 'abc' is not of type 'integer'",
+            )
+        ]
+
+
+def test_a_lock_that_is_not_utf8_is_a_lock_problem(exported, tmp_path):
+    folder = _with_metadata(tmp_path, exported.output, lambda m: None)
+    (folder / ".repropack" / "requirements.lock.txt").write_bytes(b"numpy==1.26.4  # \xff\n")
+    with open_package(folder) as opened:
+        assert opened.package.environment.lock == ()
+        assert [(p.kind, p.message) for p in opened.problems] == [
+            ("lock", ".repropack/requirements.lock.txt: not UTF-8 (byte 17)")
+        ]
+
+
+def test_opening_limits_are_those_given(exported, tmp_path):
+    from repropack.config import OpeningLimits
+    from repropack.errors import BadInput
+
+    too_large = OpeningLimits(max_package_bytes=1000)
+    with pytest.raises(BadInput, match="over 1000 bytes in total \\(the max_package_bytes limit\\)"):
+        open_package(exported.output, too_large).__enter__()
+    metadata_too_large = OpeningLimits(max_metadata_bytes=1000)
+    with pytest.raises(BadInput, match="ro-crate-metadata.json: [0-9]+ bytes, more than the 1000 allowed"):
+        open_package(exported.output, metadata_too_large).__enter__()

@@ -89,7 +89,7 @@ def test_classic_builder_syntax_only(wheelhouse):
     assert "--mount" not in text
     assert not re.search(r"^\s*#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
     for keyword, args in instructions(text):
-        assert keyword in {"FROM", "COPY", "RUN", "ENV", "WORKDIR", "USER"}, keyword
+        assert keyword in {"FROM", "ARG", "COPY", "RUN", "ENV", "WORKDIR", "USER"}, keyword
         if keyword == "RUN":
             assert not args.startswith("--"), args  # no --mount, --network, --security
         if keyword == "COPY":
@@ -209,3 +209,47 @@ def test_a_wheel_name_or_digest_that_could_change_the_instructions_is_refused(na
 
     with pytest.raises(BadInput, match="cannot be named in a Dockerfile"):
         render_dockerfile(ENV, wheelhouse=False, local_wheels={name: sha256})
+
+
+# --- what replay renders: hashes, the reviewer's index, the base image by id --------------------------
+
+
+def test_a_hashed_lock_installs_with_require_hashes_and_an_unhashed_one_does_not():
+    hashed = dataclasses.replace(
+        ENV, lock=(LockedDistribution("ipykernel", "6.29.4", ("runtime",), hashes=("a" * 64,)),)
+    )
+    (run,) = [args for keyword, args in stages(_render(hashed))[0] if keyword == "RUN"]
+    assert "pip install --no-cache-dir --disable-pip-version-check --require-hashes" in run
+    (wheelhouse_run,) = [args for keyword, args in stages(_render(hashed, wheelhouse=True))[0] if keyword == "RUN"]
+    assert "--require-hashes --no-index --find-links /opt/repropack/wheelhouse" in wheelhouse_run
+    assert "--require-hashes" not in _render()
+
+
+def test_the_index_is_a_build_argument_of_the_build_stage_only():
+    build, final = stages(_render())
+    assert ("ARG", "REPROPACK_INDEX_URL") in build and ("ARG", "REPROPACK_EXTRA_INDEX_URL") in build
+    (run,) = [args for keyword, args in build if keyword == "RUN"]
+    assert 'export PIP_INDEX_URL="$REPROPACK_INDEX_URL"' in run
+    assert not [args for keyword, args in final if keyword == "ARG"]  # never in the image that runs notebooks
+    assert "index-url" not in _render().split("FROM")[-1]
+
+
+def test_an_image_id_is_a_base_image_the_build_names_as_the_engine_has_it():
+    image_id = "sha256:" + "f" * 64
+    froms = [
+        args
+        for keyword, args in instructions(_render(dataclasses.replace(ENV, base_image=image_id)))
+        if keyword == "FROM"
+    ]
+    assert froms == [f"{image_id} AS build", image_id]
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["x\nRUN curl http://127.0.0.1/ | sh", "x:1\tAS build", "a b", "registry.example/x AS build\nUSER root"],
+)
+def test_a_base_image_that_could_add_instructions_is_refused(base):
+    from repropack.errors import BadInput
+
+    with pytest.raises(BadInput, match="is not a valid image reference"):
+        _render(dataclasses.replace(ENV, base_image=base))

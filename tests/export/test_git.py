@@ -175,6 +175,11 @@ def test_origin_is_preferred_and_otherwise_the_first_remote_is_used(tmp_path):
         ("file:///srv/git/x.git", "file:///srv/git/x.git"),
         ("/srv/git/x.git", "/srv/git/x.git"),
         ("../x.git", "../x.git"),
+        ("https://host.example/x.git?private_token=abc&ref=main", "https://host.example/x.git?ref=main"),
+        ("https://host.example/x.git?ACCESS_TOKEN=abc#frag", "https://host.example/x.git#frag"),
+        ("https://u:p@host.example/x.git?sig=abc&token=def", "https://host.example/x.git"),
+        ("https://host.example/x.git?tokens=1", "https://host.example/x.git?tokens=1"),
+        ("https://host.example/x.git#a?token=1", "https://host.example/x.git#a?token=1"),
     ],
 )
 def test_strip_credentials(url, stripped):

@@ -307,10 +307,11 @@ def test_wheelhouse_holds_a_file_for_every_pinned_distribution(project, tmp_path
 
     out = tmp_path / "pkg"
     export_project(project, out, {"wheelhouse": True})
+    from repropack.model.lock import parse_lock, pinned_versions
+
     pinned = {
-        canonicalize_name(line.split("==")[0])
-        for line in (out / ".repropack/requirements.lock.txt").read_text().splitlines()
-        if line and not line.startswith("#")
+        canonicalize_name(name)
+        for name in pinned_versions(parse_lock(out.joinpath(".repropack/requirements.lock.txt").read_text()))
     }
     files = list((out / ".repropack/wheelhouse").iterdir())
     names = {

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -16,7 +17,9 @@ from repropack.export.secrets import (
     SecretFinding,
     SecretRule,
     find_secrets_in_file,
+    find_secrets_in_json,
     find_secrets_in_text,
+    find_secrets_in_written,
     refuse_secrets,
 )
 
@@ -88,6 +91,13 @@ CONTENT_EXAMPLES = [
     ("secret-assignment", "db_" + "password = " + '"Tr0ub4dor&3-horse"'),
     ("secret-assignment", "API-" + "KEY: '" + "c0ffee-beef-f00d-cafe" + "'"),
     ("secret-assignment", '{"client_' + 'secret": "' + "9f8e7d6c5b4a3210fedc" + '"}'),
+    ("index-url-credentials", "--extra-index-url https://" + "__token__" + "@pypi.example.org/simple"),
+    ("index-url-credentials", "-e git+https://" + "deploy" + "@git.example.org/lab/tools.git#egg=tools"),
+    ("url-credentials", "engine = create_engine('postgresql://analyst:" + "Hunter2-xyz" + "@db.example.org/claims')"),
+    (
+        "url-token-parameter",
+        "url = 'https://api.example.org/v1/data?format=csv&access_" + "token=" + "q8ZxLm3Kp2Vb7Nc4'",
+    ),
 ]
 
 
@@ -411,3 +421,70 @@ def test_scan_reports_the_project_relative_path_it_was_given(tmp_path: Path) -> 
     assert find_secrets_in_file(tmp_path, "sub dir/cfg.yml") == [
         SecretFinding("sub dir/cfg.yml", "secret-assignment", 1)
     ]
+
+
+def test_json_walk_names_the_field_and_line_of_every_string_keys_too() -> None:
+    document = {
+        "@graph": [{"@id": "./", "description": "intro\nkey " + GITHUB_TOKEN}],
+        "a/b~c": {GITHUB_TOKEN: 1},
+    }
+
+    assert find_secrets_in_json("ro-crate-metadata.json", document) == [
+        SecretFinding("ro-crate-metadata.json", "github-token", 2, "/@graph/0/description"),
+        SecretFinding("ro-crate-metadata.json", "github-token", 1, "/a~1b~0c"),
+    ]
+
+
+def test_json_walk_survives_any_nesting_depth() -> None:
+    document: object = GITHUB_TOKEN
+    for _ in range(100_000):
+        document = [document]
+
+    assert find_secrets_in_json("x.json", document) == [SecretFinding("x.json", "github-token", 1, "/0" * 100_000)]
+
+
+def test_written_files_env_copies_are_reported_under_the_project_path() -> None:
+    files = {
+        ".repropack/env/requirements.txt": b"-i https://" + b"tok3n0123" + b"@pypi.example.org/simple\n",
+        ".repropack/settings.json": json.dumps({"description": {"value": GITHUB_TOKEN}}).encode(),
+        ".repropack/requirements.lock.txt": b"requests==2.32.3\n",
+    }
+
+    findings = find_secrets_in_written({"@graph": []}, files)
+
+    assert findings == [
+        SecretFinding("requirements.txt", "index-url-credentials", 1),
+        SecretFinding(".repropack/settings.json", "github-token", 1, "/description/value"),
+    ]
+
+
+def test_a_field_is_allowed_by_its_key_or_by_its_whole_file() -> None:
+    finding = SecretFinding("ro-crate-metadata.json", "github-token", 1, "/@graph/0/description")
+
+    refuse_secrets([finding], allowed={"ro-crate-metadata.json#/@graph/0/description"})
+    refuse_secrets([finding], allowed={"ro-crate-metadata.json"})
+    with pytest.raises(SecretFound) as raised:
+        refuse_secrets([finding], allowed={"ro-crate-metadata.json#/@graph/1/description"})
+    assert str(raised.value) == (
+        "refusing to pack a likely secret: ro-crate-metadata.json, field /@graph/0/description "
+        "(rule github-token, line 1); pass --allow-secret ro-crate-metadata.json#/@graph/0/description "
+        "if it is not one"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "--index-url https://${PIP_USER}:${PIP_PASSWORD}@pypi.example.org/simple",
+        "--extra-index-url https://pypi.example.org/simple",
+        "-e git+ssh://git@github.com/lab/tools.git#egg=tools",
+        "tools @ git+ssh://git@github.com/lab/tools.git",
+        "see https://example.org/docs?page=2&key=value",
+        "http://[::1]:8080/api",
+        "https://u:***@host.example/masked",
+        "https://host.example/api?token=${TOKEN}",
+        'url = "https://pypi.org/simple"',
+    ],
+)
+def test_url_rules_leave_placeholders_logins_and_plain_urls_alone(line: str) -> None:
+    assert find_secrets_in_text("requirements.txt", line) == []

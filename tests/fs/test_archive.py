@@ -438,3 +438,20 @@ def test_extracts_folder_entries_and_returns_only_files(tmp_path: Path) -> None:
 
     assert safe_extract(zip_path, tmp_path / "dest") == ["docs/a.txt"]
     assert (tmp_path / "dest" / "empty").is_dir()
+
+
+def test_the_whole_archive_may_expand_100_times_its_size_above_a_floor_and_below_the_cap() -> None:
+    limits = ExtractionLimits(max_total_bytes=10_000_000, max_expansion=100, expansion_floor=50_000)
+    assert limits.total_allowed(100) == 50_000  # any archive may reach the floor
+    assert limits.total_allowed(2_000) == 200_000
+    assert limits.total_allowed(1_000_000) == 10_000_000  # never past the cap
+
+
+def test_refuses_small_members_that_together_expand_past_the_archives_ratio(tmp_path: Path) -> None:
+    # Each member is under the 1 MiB the per-member ratio check starts at: only the whole archive's ratio holds.
+    zip_path = make_zip(tmp_path / "many.zip", [(f"{i}.bin", bytes(256 * 2**10)) for i in range(40)])
+    limits = ExtractionLimits(expansion_floor=2**20)
+    size = zip_path.stat().st_size
+    assert 40 * 256 * 2**10 > 100 * size > 2**20
+
+    assert_refused(zip_path, tmp_path / "dest", f"in total \\(100 times the archive's own {size} bytes\\)", limits)

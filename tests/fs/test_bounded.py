@@ -88,3 +88,13 @@ def test_arbitrary_bytes_either_parse_or_raise_unsafe_data(data):
         loads_bounded(data)
     except UnsafeData as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_document_with_more_values_than_allowed_is_refused_before_parsing():
+    from repropack.fs.bounded import value_count_bound
+
+    assert value_count_bound('{"a": [1, 2, {"b": 3}]}') == 6  # 4 values and the object, and the list, at most
+    assert value_count_bound(b"[]") == 2
+    loads_bounded("[{}, {}]", max_values=5)
+    with pytest.raises(UnsafeData, match="^doc: more than the 4 JSON values allowed$"):
+        loads_bounded("[{}, {}]", max_values=4, what="doc")

@@ -17,7 +17,8 @@ import pytest
 class OutsideWatch:
     """What existed in the watched folders when the test began; ``assert_nothing_new`` names any newcomer.
 
-    The system temp folder is watched for repropack's own prefixes only: other tests run beside this one.
+    Every hostile test has a temp folder of its own under ``tmp_path`` (``private_temp``), so a temp
+    folder a refused command left behind is new there, and other tests' temp folders are never seen.
     """
 
     folders: tuple[Path, ...]
@@ -30,7 +31,6 @@ class OutsideWatch:
         found: set[Path] = set()
         for folder in self.folders:
             found |= set(folder.rglob("*"))
-        found |= set(Path(tempfile.gettempdir()).glob("repropack-*"))
         return found
 
     def new_entries(self, *, allowed: tuple[Path, ...] = ()) -> list[str]:
@@ -40,6 +40,16 @@ class OutsideWatch:
 
     def assert_nothing_new(self, *, allowed: tuple[Path, ...] = ()) -> None:
         assert self.new_entries(allowed=allowed) == []
+
+
+@pytest.fixture(autouse=True)
+def private_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own temp folder, for repropack in this process and in the commands it starts (``TMPDIR``)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -219,3 +219,12 @@ def test_a_hostile_detail_is_escaped_in_the_labelled_lines():
     text = _rendered(_result(OutputComparison("a.csv", OutputStatus.DIFFERENT, "csv", detail)))
     assert "\x1b" not in text
     assert "recorded: '\\x1b[2J'" in text and "replayed: '[red]y[/red]'" in text
+
+
+def test_a_disk_limit_that_could_not_be_enforced_is_said_and_an_enforced_one_is_not():
+    limits = {"timeout_s": 60, "memory": "2g", "pids": 256, "network": False, "disk": "1024m"}
+    unenforced = {**limits, "disk_enforcement": "not enforced: mounting a size-limited file system needs root"}
+    text = _rendered(dataclasses.replace(replay_result_naming(), limits=unenforced))
+    assert "disk limit not enforced: mounting a size-limited file system needs root" in text
+    enforced = {**limits, "disk_enforcement": "an ext4 file system of its own on a loop device: ..."}
+    assert "disk limit" not in _rendered(dataclasses.replace(replay_result_naming(), limits=enforced))

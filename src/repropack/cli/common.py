@@ -8,16 +8,17 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.console import Console
 
 from repropack.errors import RepropackError
+from repropack.ui.text import console, safe
 
 #: Progress, verdicts and advice go to stderr; stdout holds only what --json promises.
-stderr = Console(stderr=True)
+stderr = console(stderr=True)
 
 
 def fail(error: RepropackError) -> None:
-    click.echo(f"repropack: error: {error}", err=True)
+    # Messages quote member names, paths and cell errors from the package: one safe line (ui.text).
+    click.echo(f"repropack: error: {safe(error)}", err=True)
     sys.exit(error.exit_code)
 
 

@@ -11,6 +11,7 @@ import click
 
 from repropack import __version__
 from repropack.cli import package, record, replay, tools
+from repropack.ui.text import safe
 
 
 def run() -> None:
@@ -19,7 +20,7 @@ def run() -> None:
         code = main.main(standalone_mode=False)
     except click.UsageError as error:
         where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        click.echo(f"repropack: error: {error.format_message()}{where}", err=True)
+        click.echo(f"repropack: error: {safe(error.format_message())}{safe(where)}", err=True)
         sys.exit(2)
     except click.Abort:
         click.echo("repropack: interrupted; nothing was written", err=True)

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from repropack.cli.common import emit_json, given, run_pipeline, stderr
 from repropack.config import CRATE_VERSIONS
-from repropack.fs.names import shown
-from repropack.ui.text import literal
+from repropack.ui.text import console, literal, safe
 
 
 @click.command()
@@ -58,7 +56,11 @@ from repropack.ui.text import literal
 )
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Leave matching files out entirely (repeatable).")
 @click.option(
-    "--allow-secret", multiple=True, metavar="PATH", help="Pack PATH although it looks like a secret (repeatable)."
+    "--allow-secret",
+    multiple=True,
+    metavar="PATH",
+    help="Pack PATH although it looks like a secret (repeatable); PATH#/POINTER clears one field of a file "
+    "repropack writes, as the refusal names it (ro-crate-metadata.json#/@graph/0/description).",
 )
 @click.option(
     "--env",
@@ -161,18 +163,25 @@ def inspect(package: Path, json_: bool) -> None:
       repropack inspect claims.crate.zip
       repropack inspect claims.crate.zip --json | jq '.files[] | select(.restricted)'
     """
+    from repropack.config import resolve_opening_limits
     from repropack.crate.reader import open_package
+    from repropack.errors import BadInput
     from repropack.ui.inspect_view import describe_package, render_inspection
 
     def work():
-        with open_package(package) as opened:
+        with open_package(package, resolve_opening_limits()) as opened:
+            # Showing what could be read of a package with unreadable parts would hide them.
+            problems = opened.problems
+            if problems:
+                others = f"; {len(problems) - 1} more, which `repropack check` lists" if len(problems) > 1 else ""
+                raise BadInput(f"{opened.source}: {problems[0].message}{others}")
             return describe_package(opened.source, opened.package, opened.environment_hash)
 
     description = run_pipeline(work)
     if json_:
         emit_json(description)
     else:
-        render_inspection(Console(), description)
+        render_inspection(console(), description)
 
 
 @click.command()
@@ -183,7 +192,8 @@ def check(package: Path, json_: bool) -> None:
     roc-validator for its RO-Crate version (1.1, 1.2 or 1.3) and
     process-run-crate-0.5, run offline.
 
-    Exit 0 when valid, 1 when not, with each problem on its own line.
+    Exit 0 when valid, 1 when not, 2 when its lock holds more than pins (an index, a URL, a path),
+    with each problem on its own line.
     Recommendations that only need a fact nobody gave (a ROR id, a contact
     point) are printed as advice naming the setting that supplies it; they do
     not make a package invalid.
@@ -192,16 +202,17 @@ def check(package: Path, json_: bool) -> None:
     Example:
       repropack check claims.crate.zip
     """
+    from repropack.config import resolve_opening_limits
     from repropack.crate.check import check_package
 
-    report = run_pipeline(lambda: check_package(package))
+    report = run_pipeline(lambda: check_package(package, resolve_opening_limits()))
     if json_:
         emit_json(report.as_dict())
     else:
         for problem in report.problems:
-            click.echo(f"{problem.kind}: {shown(problem.message)}")
+            click.echo(f"{safe(problem.kind)}: {safe(problem.message)}")
         for advice in report.advice:
             stderr.print(f"advice: {literal(str(advice))}")
         verdict = "valid" if report.valid else f"invalid ({len(report.problems)} problem(s))"
         stderr.print(f"{literal(package)}: {verdict}; {report.files_checked} file hashes checked")
-    sys.exit(0 if report.valid else 1)
+    sys.exit(report.exit_code)

@@ -11,7 +11,7 @@ import click
 from repropack.cli.common import emit_json, run_pipeline, stderr
 from repropack.config import CRATE_VERSIONS
 from repropack.errors import RepropackError
-from repropack.ui.text import literal
+from repropack.ui.text import literal, safe
 
 
 def _parse_inputs(values: tuple[str, ...]) -> dict[str, Path]:
@@ -88,9 +88,20 @@ class _RegisteredBackends(click.Choice):
     "wall time + 60, at least 300; 1800 for a package that recorded none).",
 )
 @click.option(
+    "--build-timeout",
+    type=click.IntRange(min=1),
+    help="Seconds the environment's image build may take; past it the build is cancelled (default 1800).",
+)
+@click.option(
     "--memory",
     help="Memory limit of the sandbox, docker syntax: 512m, 2g (default: 2 x the recorded peak, at least 512m; "
     "2g for a package that recorded none).",
+)
+@click.option(
+    "--disk",
+    metavar="SIZE",
+    help="Most the work folder may hold, docker syntax: 20m, 1g; writes past it fail in the sandbox "
+    "(default: 4 x the package's files, at least 1g). Enforced by a file system of its own when run as root.",
 )
 @click.option(
     "--compare",
@@ -115,7 +126,15 @@ class _RegisteredBackends(click.Choice):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the HTML report to FILE.html.",
 )
-@click.option("--keep", is_flag=True, help="Keep the work dir and container for debugging.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the container, and a copy of the work dir for debugging (mode 0700; regular files and folders "
+    "only, no setuid bits; restricted inputs left out).",
+)
+@click.option(
+    "--keep-restricted", is_flag=True, help="With --keep: keep the restricted inputs in the copy of the work dir too."
+)
 @click.option(
     "--json", "json_", is_flag=True, help="Print one JSON object on stdout (schemas/replay-result.schema.json)."
 )
@@ -128,12 +147,15 @@ def replay(
     inputs: tuple[str, ...],
     inputs_dir: Path | None,
     timeout: int | None,
+    build_timeout: int | None,
     memory: str | None,
+    disk: str | None,
     compare: tuple[str, ...],
     record: Path | None,
     key: Path | None,
     report: Path | None,
     keep: bool,
+    keep_restricted: bool,
     crate_version: str | None,
     json_: bool,
 ) -> None:
@@ -142,7 +164,7 @@ def replay(
 
     Writes a signed governed-run record and prints a verdict. Exit 0
     reproduced, 1 not reproduced, 3 failed (with its cause), 2 bad or tampered
-    package. --backend, --timeout, --memory, --base-image and --crate-version
+    package. --backend, --timeout, --memory, --disk, --base-image and --crate-version
     may also be set in the [replay] table of ~/.config/repropack/config.toml,
     and who replays in its [replay.operator] table (default: git's user.name
     and user.email, else the login name). The record lists every setting used
@@ -167,9 +189,12 @@ def replay(
         "inputs": _parse_inputs(inputs) or None,
         "inputs_dir": inputs_dir,
         "timeout": timeout,
+        "build_timeout": build_timeout,
         "memory": memory,
+        "disk": disk,
         "compare": compare or None,
         "keep": keep or None,
+        "keep_restricted": keep_restricted or None,
         "record": record,
         "key": key,
         "report": report,
@@ -213,7 +238,7 @@ def verify_record_command(record: Path, key: Path | None, json_: bool) -> None:
         emit_json({"valid": result.valid, "key_id": result.key_id, "problems": list(result.problems)})
     else:
         for problem in result.problems:
-            click.echo(problem)
+            click.echo(safe(problem))
         stderr.print(
             f"{literal(record)}: {'valid' if result.valid else 'TAMPERED'}; signed by {literal(result.key_id)}"
         )

@@ -8,6 +8,7 @@ import click
 
 from repropack.cli.common import run_pipeline, stderr
 from repropack.sandbox.bases import KNOWN_PYTHONS
+from repropack.ui.text import literal
 
 
 @click.group()
@@ -75,14 +76,17 @@ def base_build(python: str, tag: str | None, suite: str | None, mirror: str, if_
     if if_missing and run_pipeline(lambda: base_image_exists(tag)):
         click.echo(f"{tag}: already present")
         return
-    with stderr.status(f"Building {tag} (Python {python}) from {mirror} ({suite}); about a minute") as status:
+    with stderr.status(
+        f"Building {literal(tag)} (Python {python}) from {literal(mirror)} ({literal(suite)}); about a minute"
+    ) as status:
         image_id = run_pipeline(
             lambda: build_base_image(
                 tag,
                 python=python,
                 suite=suite,
                 mirror=mirror,
-                on_line=lambda line: status.update(f"{tag}: {line[:90]}"),
+                # debootstrap's lines may hold "[": shown as typed, never as markup (ui.text).
+                on_line=lambda line: status.update(f"{literal(tag)}: {literal(line[:90])}"),
             )
         )
     click.echo(f"{tag}: {image_id}")

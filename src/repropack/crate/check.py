@@ -18,6 +18,7 @@ from pathlib import Path
 
 import jsonschema
 
+from repropack.config import OpeningLimits
 from repropack.crate.profiles import validate_profiles
 from repropack.crate.reader import OpenedPackage, open_package
 from repropack.crate.versions import crate_version_of, validator_profiles
@@ -32,8 +33,14 @@ SCHEMA_FILE = "package.schema.json"
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "hash" | "layout" | "schema" | "profile"
+    kind: str  # "hash" | "layout" | "schema" | "profile" | "lock"
     message: str
+
+
+#: Problem kinds that are an attempt to make a replay fetch or run what repropack did not write: the
+#: lock parsed strictly (``model.lock``) found an index option, a URL, a path...; a support file
+#: (settings.json, capture.json) re-hashed with values repropack never writes. ``check`` exits 2 for them.
+HOSTILE_KINDS = frozenset({"lock", "support"})
 
 
 @dataclass
@@ -46,6 +53,13 @@ class CheckReport:
     @property
     def valid(self) -> bool:
         return not self.problems
+
+    @property
+    def exit_code(self) -> int:
+        """0 valid, 1 invalid, 2 when a problem is hostile input (a lock pip would read as more than pins)."""
+        if any(p.kind in HOSTILE_KINDS for p in self.problems):
+            return 2
+        return 0 if self.valid else 1
 
     def as_dict(self) -> dict:
         return {
@@ -276,9 +290,9 @@ def check_profiles(package: OpenedPackage) -> list[Problem]:
     return profile_findings(package)[0]
 
 
-def check_package(source: Path) -> CheckReport:
-    """Check the package at ``source`` (folder or zip); BadInput when it cannot be opened."""
-    with open_package(source) as package:
+def check_package(source: Path, limits: OpeningLimits | None = None) -> CheckReport:
+    """Check the package at ``source`` (folder or zip) opened within ``limits``; BadInput when it cannot be opened."""
+    with open_package(source, limits) as package:
         file_problems, checked = check_files(package)
         profile_problems, advice = profile_findings(package)
         problems = file_problems + check_schema(package.metadata) + profile_problems

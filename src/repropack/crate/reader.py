@@ -11,27 +11,30 @@ so ``check`` reports them and ``replay`` refuses the package.
 from __future__ import annotations
 
 import hashlib
-import json
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from repropack.config import OpeningLimits
 from repropack.crate.metadata import CONTAINER_IMAGE_ID, PEAK_MEMORY_ID, REPROPACK_APP_ID, WALL_TIME_ID
+from repropack.crate.support import SCHEMAS, SupportFile, read_support_file
 from repropack.crate.versions import crate_version_of
 from repropack.environment.dockerfile import environment_hash
 from repropack.errors import BadInput
-from repropack.fs.archive import safe_extract
+from repropack.fs.archive import ExtractionLimits, safe_extract
+from repropack.fs.bounded import DEFAULT_MAX_DEPTH, UnsafeData, read_json_file, read_regular_file
+from repropack.fs.stale import owned_temp_dir
 from repropack.model import (
     Environment,
     FileRecord,
     FileRole,
     GitProvenance,
     LocalPackage,
+    LockedDistribution,
     NondeterministicOutput,
     NotebookRun,
     Organization,
@@ -112,7 +115,7 @@ class ReadProblem:
     """An entity the reader could not turn into the model; ``kind`` as ``check`` reports it."""
 
     path: str  # the package path the entity describes
-    kind: str  # "schema"
+    kind: str  # "schema" (an entity), "lock", "support" (settings.json, capture.json)
     message: str
 
 
@@ -123,6 +126,7 @@ class OpenedPackage:
     root: Path
     metadata: dict
     source: Path
+    limits: OpeningLimits = field(default_factory=OpeningLimits)
 
     @cached_property
     def entities(self) -> dict[str, dict]:
@@ -144,21 +148,31 @@ class OpenedPackage:
         return environment_hash(self.read_text(layout.DOCKERFILE) or "", self.read_text(layout.LOCK) or "")
 
     def read_text(self, package_path: str) -> str | None:
-        """A regular file of the package as text, None when absent (a symlink counts as absent)."""
+        """A regular file of the package as text, None when absent (a symlink counts as absent).
+
+        BadInput when it is larger than the metadata limit or not UTF-8.
+        """
+        try:
+            return self._text(package_path)
+        except UnsafeData as exc:
+            raise BadInput(f"{self.source}: {exc}") from None
+
+    def _text(self, package_path: str) -> str | None:
+        """``read_text``, raising UnsafeData (naming ``package_path``, not the package) instead."""
         path = self.root / package_path
         if path.is_symlink() or not path.is_file():
             return None
-        return path.read_text(encoding="utf-8")
-
-    def _json_file(self, package_path: str) -> dict:
-        text = self.read_text(package_path)
-        if text is None:
-            return {}
+        data = read_regular_file(path, limit=self.limits.max_metadata_bytes, what=package_path)
         try:
-            data = json.loads(text)
-        except ValueError:
-            raise BadInput(f"{self.source}: {package_path} is not valid JSON") from None
-        return data if isinstance(data, dict) else {}
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnsafeData(f"{package_path}: not UTF-8 (byte {exc.start})") from None
+
+    @cached_property
+    def _support(self) -> dict[str, SupportFile]:
+        """settings.json and capture.json, each checked against its schema (``crate.support``)."""
+        bounds = {"max_bytes": self.limits.max_metadata_bytes, "max_values": self.limits.max_metadata_values}
+        return {path: read_support_file(self.root, path, **bounds) for path in SCHEMAS}
 
     @cached_property
     def _files_and_problems(self) -> tuple[tuple[FileRecord, ...], tuple[ReadProblem, ...]]:
@@ -191,13 +205,27 @@ class OpenedPackage:
 
     @property
     def problems(self) -> tuple[ReadProblem, ...]:
-        return self._files_and_problems[1]
+        lock_problem = self._lock[1]
+        support = tuple(ReadProblem(path, "support", f.problem) for path, f in self._support.items() if f.problem)
+        return (*self._files_and_problems[1], *((lock_problem,) if lock_problem else ()), *support)
+
+    @cached_property
+    def _lock(self) -> tuple[tuple[LockedDistribution, ...], ReadProblem | None]:
+        """The lock's entries, parsed strictly (``model.lock``); a lock pip would read otherwise is a problem."""
+        try:
+            text = self._text(layout.LOCK) or ""
+        except UnsafeData as exc:
+            return (), ReadProblem(layout.LOCK, "lock", str(exc))
+        try:
+            return parse_lock(text), None
+        except BadInput as exc:
+            return (), ReadProblem(layout.LOCK, "lock", f"{layout.LOCK} {exc}")
 
     @cached_property
     def package(self) -> Package:
         """The package as the model: metadata, files, runs, environment, git, settings, capture facts."""
-        capture = self._json_file(layout.CAPTURE)
-        settings = self._json_file(layout.SETTINGS)
+        capture = self._support[layout.CAPTURE].data
+        settings = self._support[layout.SETTINGS].data
         export_runs, nondeterministic = _nondeterminism(capture)
         return Package(
             metadata=self._package_metadata(),
@@ -324,13 +352,13 @@ class OpenedPackage:
     def _environment(self, capture: dict) -> Environment:
         image = self.entities.get(CONTAINER_IMAGE_ID, {})
         interpreter = capture.get("interpreter") if isinstance(capture.get("interpreter"), dict) else {}
-        base = self._json_file(layout.SETTINGS).get("base_image", {})
+        base = self._support[layout.SETTINGS].data.get("base_image", {})
         return Environment(
             python_version=_text(image.get("pythonVersion")) or _text(interpreter.get("python_version")) or "",
             implementation=_text(interpreter.get("implementation")) or "",
             platform=_text(interpreter.get("platform")) or "",
             machine=_text(interpreter.get("machine")) or "",
-            lock=parse_lock(self.read_text(layout.LOCK) or ""),
+            lock=self._lock[0],
             unresolved=tuple(u for u in capture.get("unresolved_requirements", []) if isinstance(u, str)),
             base_image=_text(base.get("value") if isinstance(base, dict) else None) or "",
         )
@@ -348,14 +376,21 @@ class OpenedPackage:
         )
 
 
-def _load_metadata(root: Path, source: Path) -> dict:
+def _load_metadata(root: Path, source: Path, limits: OpeningLimits) -> dict:
     meta_path = root / layout.METADATA
     if not meta_path.is_file():
         raise BadInput(f"{source}: not a repropack package (no {layout.METADATA})")
     try:
-        data = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{source}: {layout.METADATA} is not valid JSON: {exc}") from None
+        # Size first (an 80 MB file is refused unread), then strict JSON no deeper than the model walks.
+        data = read_json_file(
+            meta_path,
+            limit=limits.max_metadata_bytes,
+            max_depth=DEFAULT_MAX_DEPTH,
+            max_values=limits.max_metadata_values,
+            what=layout.METADATA,
+        )
+    except UnsafeData as exc:
+        raise BadInput(f"{source}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("@graph"), list):
         raise BadInput(f"{source}: {layout.METADATA} has no @graph list")
     try:
@@ -366,15 +401,26 @@ def _load_metadata(root: Path, source: Path) -> dict:
 
 
 @contextmanager
-def open_package(source: Path) -> Iterator[OpenedPackage]:
-    """Open a package folder in place, or a zip extracted safely to a temporary folder."""
+def open_package(source: Path, limits: OpeningLimits | None = None) -> Iterator[OpenedPackage]:
+    """Open a package folder in place, or a zip extracted safely to a temporary folder.
+
+    ``limits`` (default ``OpeningLimits()``) bound what a zip may expand to and how large the
+    metadata and support files may be; past them, or with metadata that is not strict JSON
+    nested at most 64 deep, BadInput with nothing left behind.
+    """
+    limits = limits or OpeningLimits()
     if not source.exists():
         raise BadInput(f"{source}: no such package")
     if source.is_dir():
-        yield OpenedPackage(source, _load_metadata(source, source), source)
+        yield OpenedPackage(source, _load_metadata(source, source, limits), source, limits)
         return
-    with tempfile.TemporaryDirectory(prefix="repropack-open-") as tmp:
+    if not source.is_file():  # a FIFO would hang the zip reader
+        raise BadInput(f"{source}: neither a package folder nor a zip file")
+    # One member over a lowered package limit is refused by the total, whose message names the setting.
+    member_limit = max(limits.max_package_bytes, ExtractionLimits().max_member_bytes)
+    extraction = ExtractionLimits(max_total_bytes=limits.max_package_bytes, max_member_bytes=member_limit)
+    with owned_temp_dir("repropack-open-") as tmp:  # a killed run's is swept (fs/stale.py)
         root = Path(tmp) / "package"
         root.mkdir()
-        safe_extract(source, root)
-        yield OpenedPackage(root, _load_metadata(root, source), source)
+        safe_extract(source, root, extraction)
+        yield OpenedPackage(root, _load_metadata(root, source, limits), source, limits)

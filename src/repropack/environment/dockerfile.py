@@ -10,6 +10,7 @@ import jinja2
 
 from repropack.errors import BadInput
 from repropack.model import RESERVED_DIR, Environment
+from repropack.model.lock import is_hashed
 from repropack.resources import template_dir
 
 DOCKERFILE_TEMPLATE = "Dockerfile.j2"
@@ -20,6 +21,8 @@ _WHEEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+!-]*\.whl")
 #: could smuggle instructions into the rendered Dockerfile.
 DOCKER_REFERENCE = re.compile(
     r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+    # or an image id as the engine has it: what a replay builds FROM, so nothing is ever pulled
+    r"|sha256:[0-9a-f]{64}"
 )
 
 
@@ -33,6 +36,11 @@ def render_dockerfile(
     on any host and with any release. ``local_wheels`` maps the file name of each
     wheel under ``.repropack/local/`` (the project's own non-editable installs)
     to its sha256, which the text names: other wheels, another environment hash.
+    Everything comes from the model (``Environment`` and the package's recorded
+    wheels), so a replay renders the same text from a package's facts; with
+    ``environment.base_image`` an image id (``sha256:...``) the build names the
+    engine's local image. A lock whose pins carry hashes installs with
+    ``--require-hashes``.
     """
     if not DOCKER_REFERENCE.fullmatch(environment.base_image):
         raise BadInput(f"base image {environment.base_image!r} is not a valid image reference")
@@ -53,6 +61,7 @@ def render_dockerfile(
         reserved=RESERVED_DIR,
         wheelhouse=wheelhouse,
         local_wheels=wheels,
+        hashed=is_hashed(environment.lock),
     )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from nbformat import NotebookNode
 
 from repropack.errors import BadInput, CannotRun, CheckFailed
 from repropack.export.kernel_side import COLLECT_EVENT
+from repropack.fs.stale import owned_temp_dir
 
 _KERNEL_SIDE_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding="utf-8")
 
@@ -205,7 +205,7 @@ def execute_notebook(
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    with tempfile.TemporaryDirectory(prefix="repropack-observe-") as tmp:
+    with owned_temp_dir("repropack-observe-") as tmp:
         report_path = Path(tmp) / "observation.json"
         log_path = Path(tmp) / "kernel.log"
         try:

@@ -10,12 +10,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from repropack.export.secrets import CREDENTIAL_PARAMETER
 from repropack.model import GitProvenance
 
 if TYPE_CHECKING:
     from git import Repo
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_CREDENTIAL = re.compile(CREDENTIAL_PARAMETER, re.IGNORECASE)
 
 # Schemes whose user name is a login to keep (ssh://alice@host); for the others
 # (https://TOKEN@host) the user part is itself a credential.
@@ -61,22 +63,35 @@ def git_provenance(project: Path) -> GitProvenance | None:
 
 
 def strip_credentials(url: str) -> str:
-    """``url`` without secrets: the user info of http(s) and other URLs, the password of ssh URLs.
+    """``url`` without secrets: the user info of http(s) and other URLs, the password of ssh URLs, and
+    query parameters that carry a credential (``?private_token=...``, ``&sig=...``: ``CREDENTIAL_PARAMETER``).
 
-    The authority ends at the first "/", "?" or "#", as git parses it. scp-like
-    addresses (``git@host:org/x.git``) and local paths have no place for a
-    password and are returned unchanged, as is every other part of a URL.
+    Stripped silently, as git hides a URL's credentials in what it prints: the
+    remote is provenance, and a credential is never part of which repository it
+    names. A token under another name (``?t=ghp_...``) stays, and the guard then
+    refuses the package naming the metadata field. The authority ends at the
+    first "/", "?" or "#", as git parses it. scp-like addresses
+    (``git@host:org/x.git``) and local paths have no place for a password and
+    are returned unchanged, as is every other part of a URL.
     """
     scheme, separator, rest = url.partition("://")
     if not separator or not _SCHEME.fullmatch(scheme):
         return url
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
-    if not at:
-        return url
     kept_user = userinfo.partition(":")[0] if scheme.lower() in _LOGIN_SCHEMES else ""
     authority = f"{kept_user}@{host}" if kept_user else host
-    return f"{scheme}://{authority}{rest[end:]}"
+    return f"{scheme}://{authority if at else rest[:end]}{_without_credential_parameters(rest[end:])}"
+
+
+def _without_credential_parameters(tail: str) -> str:
+    """The path, query and fragment ``tail`` of a URL with credential query parameters left out."""
+    unfragmented, hash_, fragment = tail.partition("#")
+    before, question, query = unfragmented.partition("?")
+    if not question:
+        return tail
+    kept = [p for p in query.split("&") if not _CREDENTIAL.fullmatch(p.partition("=")[0])]
+    return before + (f"?{'&'.join(kept)}" if kept else "") + hash_ + fragment
 
 
 def _remote_url(repo: Repo) -> str | None:

@@ -14,7 +14,6 @@ comparing, so a notebook that prints its own folder does not differ by that.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from repropack.compare.compare import RuleChoice, choose_rule
 from repropack.compare.context import NO_CONTEXT, ComparisonContext, RunWindows, Window
 from repropack.compare.excerpts import clip
 from repropack.fs import tree
+from repropack.fs.stale import owned_temp_dir
 from repropack.model import NondeterministicOutput, NotebookRun
 
 
@@ -66,7 +66,7 @@ def scratch_copies(
         yield []
         return
     folders = list(empty_folders)
-    with tempfile.TemporaryDirectory(prefix="repropack-runs-") as scratch:
+    with owned_temp_dir("repropack-runs-") as scratch:  # restricted files too: a killed run's is swept
         copies = []
         for number in range(2, count + 2):
             copy = Path(scratch) / f"run-{number}" / project.name
@@ -93,7 +93,7 @@ def run_differences(
     found = []
     ours, theirs = first.windows(), other.windows()
     windows = RunWindows(ours, theirs, _span(ours.values()), _span(theirs.values()))
-    with tempfile.TemporaryDirectory(prefix="repropack-compare-runs-") as tmp:
+    with owned_temp_dir("repropack-compare-runs-") as tmp:
         scratch = _Scratch(Path(tmp), other.root, first.root)
         for path in sorted(first.outputs | other.outputs):
             if path not in first.outputs or path not in other.outputs:

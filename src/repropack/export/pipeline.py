@@ -11,7 +11,6 @@ import getpass
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -34,7 +33,9 @@ from repropack.crate.formats import encoding_format
 from repropack.crate.metadata import build_metadata
 from repropack.crate.writer import PackageContent, write_package
 from repropack.environment.dockerfile import environment_hash, render_dockerfile
+from repropack.environment.hashes import hash_lock
 from repropack.environment.localwheel import LocalWheel, wheel_from_record
+from repropack.environment.pipindex import configured_index
 from repropack.environment.wheelhouse import download_wheelhouse
 from repropack.errors import BadInput, CannotRun, CheckFailed, RepropackError
 from repropack.export.envfiles import declared_requirements, find_env_files
@@ -50,9 +51,12 @@ from repropack.export.git import git_provenance
 from repropack.export.lock import compute_lock, installed_from_report
 from repropack.export.nondeterminism import RunOutputs, merge_differences, run_differences, scratch_copies
 from repropack.export.order import confirm, reorder
-from repropack.export.secrets import find_secrets_in_file, find_secrets_in_text, refuse_secrets
+from repropack.export.restricted_guard import refuse_restricted_leaks
+from repropack.export.secrets import find_secrets_in_file, find_secrets_in_text, find_secrets_in_written, refuse_secrets
 from repropack.fs import names, tree
+from repropack.fs.atomic import remove_dead_siblings
 from repropack.fs.hashing import HashCache, hash_files
+from repropack.fs.stale import owned_temp_dir, remove_stale_temp_dirs
 from repropack.model import (
     Environment,
     ExportResult,
@@ -67,7 +71,7 @@ from repropack.model import (
     RunStatus,
     layout,
 )
-from repropack.model.lock import render_lock
+from repropack.model.lock import is_hashed, pinned_versions, render_lock
 from repropack.progress import Progress, SilentProgress
 
 #: Distributions the replay needs to drive a kernel, locked whether imported or not.
@@ -163,6 +167,9 @@ def _describe_environment(
         marker_environment=first.marker_environment,
     )
     interpreter = first.interpreter
+    # Artifact hashes from the researcher's index, so a replay installs these bytes (--require-hashes).
+    hashed = hash_lock(lock, configured_index(interpreter["executable"]))
+    lock = hashed.lock
     environment = Environment(
         python_version=interpreter["python_version"],
         implementation=interpreter["implementation"],
@@ -178,6 +185,7 @@ def _describe_environment(
         f"({environment.implementation} {environment.python_version}).\n"
         "declared: named by an environment file; imported: used by a notebook; "
         "dependency: required by another line; runtime: needed to run a kernel."
+        + (f"\n{hashed.note}." if hashed.note else "")
     )
     return environment, render_lock(lock, header=header)
 
@@ -487,6 +495,11 @@ def _warnings(capture: _Capture, environment: Environment, license: str) -> tupl
         for run in capture.runs
         if run.errors
     ]
+    if pinned_versions(environment.lock) and not is_hashed(environment.lock):
+        found.append(
+            "the lock carries no artifact hashes (the index could not give them; its header says why): "
+            "a replay installs these versions without checking their bytes"
+        )
     if not license:
         found.append(
             "no license set: RO-Crate requires one, so `repropack check` will call the package invalid; "
@@ -516,6 +529,8 @@ def export_project(
     s = resolved.values
     progress = progress or SilentProgress()
     output = _check_output(output or default_output(project), s.force)
+    remove_dead_siblings(output)  # staging files of exports killed outright (fs/stale.py), and their temp folders
+    remove_stale_temp_dirs()
     tree.check_reserved(project)
     ignore = [output, *layout.temp_siblings(output)]
 
@@ -553,6 +568,8 @@ def export_project(
     )
     support = _support_files(project, capture, environment, resolved, dockerfile, lock_text, local_packages)
     in_memory = {**capture.notebooks, **support, **{p: w.data for p, w in local_wheels.items()}}
+    progress.stage("Checking for restricted data")
+    restricted_notes = refuse_restricted_leaks(project, restricted, payload, in_memory, digests)
 
     role = _role_of(capture)
     records = [
@@ -577,7 +594,7 @@ def export_project(
         )
         for p, data in in_memory.items()
     ]
-    with tempfile.TemporaryDirectory(prefix="repropack-export-") as scratch:
+    with owned_temp_dir("repropack-export-") as scratch:
         wheels: dict[str, Path] = {}
         if s.wheelhouse:
             progress.stage("Downloading wheels of the locked environment")
@@ -611,6 +628,8 @@ def export_project(
             env_hash=environment_hash(dockerfile, lock_text),
             crate_version=s.crate_version,
         )
+        # Metadata and settings hold values from settings, user config and the git remote, not only scanned files.
+        refuse_secrets(find_secrets_in_written(metadata, support), allowed=s.allow_secret)
         progress.stage(f"Writing {output.name}")
         content = PackageContent(
             metadata=metadata,
@@ -619,4 +638,4 @@ def export_project(
             extra_files=wheels,
         )
         write_package(output, content, force=s.force, date_published=package.metadata.date_published)
-    return ExportResult(output, package, _warnings(capture, environment, s.license))
+    return ExportResult(output, package, _warnings(capture, environment, s.license) + restricted_notes)

@@ -1,20 +1,27 @@
-"""The secrets guard: find files that likely hold a secret, and refuse to pack them.
+"""The secrets guard: find files and values that likely hold a secret, and refuse to pack them.
 
 A package is meant to be shared, so a credential that slips into it leaks.
 The guard looks at a file's project path (well-known credential file names)
-and at its text (well-known token shapes). Its findings are only suspicions:
-the user clears a false one with ``--allow-secret PATH``.
+and at its text (well-known token shapes, and credentials in URLs: an index
+URL's user or password, a token query parameter), and at every string export
+writes itself (the metadata, settings.json, capture.json, the copies of
+environment files), whose values also come from the user config and the git
+remote. Its findings are only suspicions: the user clears a false one with
+``--allow-secret PATH``, or ``--allow-secret PATH#POINTER`` for one field.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import stat
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from repropack.errors import SecretFound
+from repropack.model import layout
 
 #: How far into a file the guard looks for a NUL byte to call it binary.
 BINARY_SNIFF_BYTES = 8 * 1024
@@ -22,11 +29,17 @@ BINARY_SNIFF_BYTES = 8 * 1024
 
 @dataclass(frozen=True)
 class SecretFinding:
-    """One suspicion: which file, which rule, and for a content rule which line."""
+    """One suspicion: which file (and JSON field), which rule, and for a content rule which line."""
 
-    path: str  # project-relative POSIX path
+    path: str  # project-relative POSIX path, or the package path of a file repropack writes
     rule: str  # SecretRule.name
-    line: int | None  # 1-based line for content rules, None for file-name rules
+    line: int | None  # 1-based line for content rules (within the field's value for a field), None for file-name rules
+    field: str | None = None  # JSON Pointer (RFC 6901) of the string holding it, in a JSON file repropack writes
+
+    @property
+    def key(self) -> str:
+        """What ``--allow-secret`` takes to clear this finding alone: ``PATH``, or ``PATH#POINTER`` for a field."""
+        return self.path if self.field is None else f"{self.path}#{self.field}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,14 @@ _END = r"(?![A-Za-z0-9_+/-])"
 # Quotes around a key or value may be escaped (\") when the text is notebook
 # JSON, and a key may be a subscript such as os.environ["KEY"].
 _KEY_END = r"""[\\"'\]]*\s*[:=]\s*"""
+
+#: Names of URL query parameters that carry a credential (matched case-insensitively): a bearer or
+#: session token, an API key, a password, or a signed URL's signature (S3, GCS, Azure SAS ``sig``).
+CREDENTIAL_PARAMETER = (
+    r"(?:(?:access|auth|private|refresh|id|session)[_-]?token|token|api[_-]?key|apikey|"
+    r"(?:client[_-]?)?secret|password|passwd|sig|signature|x-amz-(?:signature|credential|security-token)|"
+    r"x-goog-(?:signature|credential))"
+)
 
 #: Every rule the guard applies, name rules first; rule names are stable (they appear in messages).
 SECRET_RULES: tuple[SecretRule, ...] = (
@@ -171,6 +192,37 @@ SECRET_RULES: tuple[SecretRule, ...] = (
             re.IGNORECASE,
         ),
     ),
+    # --- credentials in URLs ----------------------------------------------------------
+    # A user name is a credential wherever pip, uv, pipenv or poetry take a URL
+    # (an index token usually travels as the user: https://<token>@host/simple),
+    # and a password is one in any URL. A value starting with $, {, < or % is a
+    # placeholder that the tool fills in from the environment.
+    SecretRule(
+        "index-url-credentials",
+        "a package index, find-links, VCS or direct-reference URL with a user name or token in it",
+        pattern=re.compile(
+            # The lookahead on the first character only makes the scan of a large file three times faster.
+            r"(?=[-ifug\s])(?:index[-_]url|find[-_]links|(?<![\w-])-[if]|(?<![\w-])url\s*=|\s@|git\+)"
+            r"""[\s"'=]*(?![a-z+]*ssh://)[a-z][a-z0-9+.-]*://(?![$<{%])[^\s/?#@"'\\]+@""",
+            re.IGNORECASE,
+        ),
+    ),
+    SecretRule(
+        "url-credentials",
+        "a URL with a password in its user part (scheme://user:<password>@host)",
+        pattern=re.compile(
+            r"""(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s/?#@:"'\\]*:(?![$<{%*])[^\s/?#@"'\\]+@""",
+            re.IGNORECASE,
+        ),
+    ),
+    SecretRule(
+        "url-token-parameter",
+        "a URL query parameter that carries a credential (token=, access_token=, api_key=, a signature)",
+        pattern=re.compile(
+            r"[?&]" + CREDENTIAL_PARAMETER + r"""=(?![$<{%*])[^\s&#"'\\<>]{8,}""",
+            re.IGNORECASE,
+        ),
+    ),
 )
 
 # Escapes that put a letter right before a token in notebook JSON or in
@@ -178,6 +230,18 @@ SECRET_RULES: tuple[SecretRule, ...] = (
 # They are blanked out, length for length, before matching, so a token after
 # one still starts a run and line numbers stay put.
 _ESCAPES = re.compile(r"\\[nrt]|\\u001b\[[0-9;]*m|\x1b\[[0-9;]*m")
+
+
+# Every content rule in one pattern: one pass finds whether any rule matches at all, so the many short
+# strings of the metadata and the clean bulk of files cost one search each (a rule matches somewhere
+# exactly when this does, each alternative keeping its own flags).
+_ANY_CONTENT_RULE = re.compile(
+    "|".join(
+        f"(?{'i' if rule.pattern.flags & re.IGNORECASE else ''}:{rule.pattern.pattern})"
+        for rule in SECRET_RULES
+        if rule.pattern is not None
+    )
+)
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -191,6 +255,8 @@ def find_secrets_in_text(path: str, text: str) -> list[SecretFinding]:
     most one per rule and line.
     """
     searchable = _ESCAPES.sub(_blank, text)
+    if not _ANY_CONTENT_RULE.search(searchable):
+        return []
     found: dict[tuple[int, int], SecretFinding] = {}
     for rule_index, rule in enumerate(SECRET_RULES):
         if rule.pattern is None:
@@ -222,18 +288,79 @@ def find_secrets_in_file(root: Path, path: str, max_text_bytes: int = 5 * 2**20)
     return findings + find_secrets_in_text(path, data.decode("utf-8", errors="replace"))
 
 
-def refuse_secrets(findings: Iterable[SecretFinding], allowed: Collection[str] = ()) -> None:
-    """Raise ``SecretFound`` for the first finding whose path is not in ``allowed``.
+def _pointer_token(key: object) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
 
-    The message is one line naming the path, the rule and (for content rules)
-    the line, and how to allow the path.
+
+def find_secrets_in_json(path: str, document: object) -> list[SecretFinding]:
+    """Run the content rules over every string of the JSON ``document`` (object keys too).
+
+    Each finding names ``path`` and the JSON Pointer of the string (of the
+    object holding it, for a key; "/" for the document itself); ``line`` is
+    the line within that string. Findings come in document order. The walk is
+    iterative, so no nesting depth raises ``RecursionError``.
+    """
+    findings: list[SecretFinding] = []
+    pending: list[tuple[str, object]] = [("", document)]
+    while pending:
+        pointer, value = pending.pop()
+        if isinstance(value, str):
+            findings += [replace(f, field=pointer or "/") for f in find_secrets_in_text(path, value)]
+        elif isinstance(value, dict):
+            for key in value:  # named by the object holding it: a pointer to the key would quote the secret
+                findings += [replace(f, field=pointer or "/") for f in find_secrets_in_text(path, str(key))]
+            pending += [(f"{pointer}/{_pointer_token(k)}", v) for k, v in reversed(value.items())]
+        elif isinstance(value, (list, tuple)):
+            pending += [(f"{pointer}/{i}", v) for i, v in reversed(list(enumerate(value)))]
+    return findings
+
+
+def find_secrets_in_written(metadata: Mapping[str, Any], files: Mapping[str, bytes]) -> list[SecretFinding]:
+    """The content rules over what export writes itself: the metadata and repropack's own files.
+
+    Values there come from settings, user config, the git remote and the runs,
+    not only from scanned project files. ``metadata`` is walked as JSON under
+    ``ro-crate-metadata.json``; a ``.json`` file of ``files`` (package path ->
+    bytes) as JSON, any other as text. A copy of a project environment file is
+    reported under the project path it was copied from, so the same
+    ``--allow-secret`` clears both.
+    """
+    findings = find_secrets_in_json(layout.METADATA, metadata)
+    for path, data in files.items():
+        text = data.decode("utf-8", errors="replace")
+        if path.endswith(".json"):
+            try:
+                findings += find_secrets_in_json(path, json.loads(text))
+                continue
+            except ValueError:
+                pass  # not JSON after all: scanned as text
+        findings += find_secrets_in_text(path.removeprefix(f"{layout.ENV_COPIES}/"), text)
+    return findings
+
+
+def _quoted(name: str) -> str:
+    # A file name may hold a newline or an escape sequence: repr keeps the message on one safe line
+    # (it escapes every character str.isprintable refuses: controls, bidi overrides).
+    return name if name.isprintable() else repr(name)
+
+
+def refuse_secrets(findings: Iterable[SecretFinding], allowed: Collection[str] = ()) -> None:
+    """Raise ``SecretFound`` for the first finding whose path (or ``PATH#POINTER`` key) is not in ``allowed``.
+
+    The message is one line naming the path, the field (JSON Pointer) of a
+    file repropack writes, the rule and (for content rules) the line, and how
+    to allow it; never the secret itself.
     """
     for finding in findings:
-        if finding.path in allowed:
+        if finding.path in allowed or finding.key in allowed:
             continue
-        # A file name may hold a newline; repr keeps the message on one line.
-        shown = finding.path if finding.path.isprintable() else repr(finding.path)
         where = f"rule {finding.rule}" if finding.line is None else f"rule {finding.rule}, line {finding.line}"
+        what = (
+            _quoted(finding.path)
+            if finding.field is None
+            else f"{_quoted(finding.path)}, field {_quoted(finding.field)}"
+        )
         raise SecretFound(
-            f"refusing to pack a likely secret: {shown} ({where}); pass --allow-secret {shown} if it is not one"
+            f"refusing to pack a likely secret: {what} ({where}); "
+            f"pass --allow-secret {_quoted(finding.key)} if it is not one"
         )

@@ -117,12 +117,25 @@ def _add_file(archive: zipfile.ZipFile, name: str, path: Path, date_time: ZipDat
 
 @dataclass(frozen=True)
 class ExtractionLimits:
-    """What ``safe_extract`` accepts from one archive."""
+    """What ``safe_extract`` accepts from one archive.
+
+    The whole archive may expand to ``total_allowed(archive size)`` bytes: at most
+    ``max_total_bytes``, and at most ``max_expansion`` times the archive's own size (any
+    archive may reach ``expansion_floor``). Every member counts, whatever its size.
+    (``config.OpeningLimits`` is what a command passes; these defaults are the same.)
+    """
 
     max_members: int = 100_000
-    max_total_bytes: int = 64 * 2**30
-    max_member_bytes: int = 32 * 2**30
+    max_total_bytes: int = 8 * 2**30
+    max_member_bytes: int = 8 * 2**30
     max_ratio: float = 200.0  # uncompressed/compressed per member, for members over 1 MiB
+    max_expansion: float = 100.0  # uncompressed total / archive size, over all members
+    expansion_floor: int = 256 * 2**20
+
+    def total_allowed(self, archive_bytes: int) -> int:
+        """The most bytes an archive of ``archive_bytes`` may expand to."""
+        relative = max(int(self.max_expansion * archive_bytes), self.expansion_floor)
+        return min(self.max_total_bytes, relative)
 
 
 @dataclass(frozen=True)
@@ -141,9 +154,10 @@ def safe_extract(zip_path: Path, dest: Path, limits: ExtractionLimits = Extracti
     or ``.`` components, backslash, NUL, resolving outside ``dest``), links and
     special files, duplicate names, a name used as both file and folder,
     existing files in the way, encryption, unsupported compression, and
-    archives over ``limits``. While extracting, a member that yields more bytes
-    than it declares, or corrupt data, is ``BadInput`` too; a failure to write
-    is ``CannotRun``. On any error, everything this call created is removed.
+    archives over ``limits`` by their declared sizes. While extracting, a member
+    that yields more bytes than it declares (so the bytes written never pass the
+    total limit), or corrupt data, is ``BadInput`` too; a failure to write is
+    ``CannotRun``. On any error, everything this call created is removed.
     """
     archive = _open_archive(zip_path)
     with archive:
@@ -168,6 +182,15 @@ def _open_archive(zip_path: Path) -> zipfile.ZipFile:
         raise BadInput(f"cannot read {zip_path}: {error.strerror or error}") from error
 
 
+def _total_limit(zip_path: Path, limits: ExtractionLimits) -> tuple[int, str]:
+    """The bytes this archive may expand to, and which limit that is (for the refusal)."""
+    size = zip_path.stat().st_size
+    limit = limits.total_allowed(size)
+    if limit == limits.max_total_bytes:
+        return limit, "the max_package_bytes limit"
+    return limit, f"{limits.max_expansion:g} times the archive's own {size} bytes"
+
+
 def _checked_members(archive: zipfile.ZipFile, zip_path: Path, dest: Path, limits: ExtractionLimits) -> list[_Member]:
     infos = archive.infolist()
     if len(infos) > limits.max_members:
@@ -175,7 +198,9 @@ def _checked_members(archive: zipfile.ZipFile, zip_path: Path, dest: Path, limit
     dest_real = os.path.realpath(dest)
     members: list[_Member] = []
     seen: set[str] = set()
-    total = 0
+    # Declared sizes are held to while extracting (``_write_member``), so a total within
+    # this limit is also a limit on the bytes actually written, whatever the archive says.
+    total, (total_limit, which) = 0, _total_limit(zip_path, limits)
     for info in infos:
         # orig_filename is the name as stored: zipfile cuts ZipInfo.filename at a NUL.
         name = info.orig_filename
@@ -186,9 +211,8 @@ def _checked_members(archive: zipfile.ZipFile, zip_path: Path, dest: Path, limit
             raise _refusal(zip_path, name, reason)
         seen.add(name)
         total += info.file_size
-        if total > limits.max_total_bytes:
-            reason = f"members declare over {limits.max_total_bytes} bytes in total"
-            raise _refusal(zip_path, name, reason)
+        if total > total_limit:
+            raise _refusal(zip_path, name, f"members declare over {total_limit} bytes in total ({which})")
         mode = info.external_attr >> 16
         members.append(_Member(info, name, info.is_dir(), bool(mode & 0o111)))
     _refuse_file_folder_clashes(members, zip_path)
@@ -288,7 +312,7 @@ def _write_member(archive: zipfile.ZipFile, zip_path: Path, member: _Member, tar
         while chunk := source.read(_COPY_CHUNK):
             written += len(chunk)
             # zipfile happens to cut output at the declared size; count anyway
-            # rather than rely on that undocumented behaviour.
+            # rather than rely on that undocumented behaviour: the total limit rests on it.
             if written > declared:
                 reason = f"yields more than its declared {declared} bytes"
                 raise _refusal(zip_path, member.name, reason)

@@ -2,10 +2,11 @@
 
 Everything is built under a *temp sibling* of its destination (same folder, so
 same file system, so the final rename is atomic) whose name says whose it is:
-``.NAME.repropack-tmp-TOKEN``. An error, Ctrl-C included, removes what was
-built and leaves the destination as it was. A process killed outright can
-leave a temp sibling behind; ``temp_siblings`` finds those (export never packs
-them).
+``.NAME.repropack-tmp-OWNER.TOKEN``, OWNER being the process that made it
+(``fs/stale.py``: host, pid, start time). An error, Ctrl-C included, removes
+what was built and leaves the destination as it was. A process killed outright
+can leave a temp sibling behind; ``temp_siblings`` finds those (export never
+packs them) and ``remove_dead_siblings`` removes those whose owner is dead.
 
 - ``write_bytes_atomically``: one file from bytes, optionally with an exact mode.
 - ``staged_folder``: a folder built by the caller.
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from repropack.errors import BadInput
+from repropack.fs.stale import owner_token, parse_owner, remove_stale
 
 TEMP_MARKER = ".repropack-tmp-"
 
@@ -32,10 +34,11 @@ _NEW_FILE_MODE = 0o666  # what open() asks for; the umask narrows it
 def temp_sibling(path: Path, token: str | None = None) -> Path:
     """A temporary path beside ``path``, on the same file system so a rename is atomic.
 
-    ``token`` defaults to a fresh random one. A temp sibling of a temp sibling is
-    named after the original, so ``temp_siblings`` of the original finds it too.
+    ``token`` defaults to this process's owner token and a fresh random part. A temp
+    sibling of a temp sibling is named after the original, so ``temp_siblings`` of the
+    original finds it too.
     """
-    token = secrets.token_hex(4) if token is None else token
+    token = f"{owner_token()}.{secrets.token_hex(4)}" if token is None else token
     if _is_temp_name(path.name):
         return path.parent / f"{path.name}-{token}"
     return path.parent / f".{path.name}{TEMP_MARKER}{token}"
@@ -49,6 +52,15 @@ def temp_siblings(path: Path) -> list[Path]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(path.parent / name for name in names if name.startswith(prefix))
+
+
+def remove_dead_siblings(path: Path) -> list[Path]:
+    """Remove the temp siblings of ``path`` whose owner died (a killed export's); returns them.
+
+    One whose owner is alive, on another host, or not named (an older repropack's) is left.
+    """
+    prefix = f".{path.name}{TEMP_MARKER}"
+    return remove_stale(temp_siblings(path), lambda sibling: parse_owner(sibling.name[len(prefix) :]))
 
 
 def _is_temp_name(name: str) -> bool:
@@ -155,7 +167,7 @@ def _commit(built: Path, destination: Path, replace: bool, exists_message: str |
         return
     # A folder cannot be renamed over a non-empty folder: move the old one aside first
     # and put it back if the new one cannot take its place.
-    old = temp_sibling(destination, f"{secrets.token_hex(4)}-old")
+    old = temp_sibling(destination, f"{owner_token()}.{secrets.token_hex(4)}-old")
     os.replace(destination, old)
     try:
         os.replace(built, destination)

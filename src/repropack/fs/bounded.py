@@ -59,12 +59,18 @@ def read_regular_file(path: Path, *, limit: int = DEFAULT_MAX_BYTES, what: str |
         os.close(fd)
 
 
-def loads_bounded(data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH, what: str = "JSON") -> Any:
+def loads_bounded(
+    data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_values: int | None = None, what: str = "JSON"
+) -> Any:
     """``data`` parsed as strict JSON (UTF-8 for bytes) nested at most ``max_depth`` deep.
 
     Raises UnsafeData for text that is not UTF-8, not JSON, has NaN/Infinity,
-    repeats a key in an object, or nests deeper than ``max_depth``.
+    repeats a key in an object, nests deeper than ``max_depth``, or (with
+    ``max_values``) may hold more values than that (``value_count_bound``).
     """
+    if max_values is not None and value_count_bound(data) > max_values:
+        # Checked before parsing: 3 bytes of "{}," become a 64-byte dict, so size alone does not bound memory.
+        raise UnsafeData(f"{what}: more than the {max_values} JSON values allowed")
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -84,11 +90,27 @@ def loads_bounded(data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH, what
 
 
 def read_json_file(
-    path: Path, *, limit: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH, what: str | None = None
+    path: Path,
+    *,
+    limit: int = DEFAULT_MAX_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_values: int | None = None,
+    what: str | None = None,
 ) -> Any:
     """``read_regular_file`` then ``loads_bounded``: the one way to read JSON that someone else wrote."""
     shown = what or str(path)
-    return loads_bounded(read_regular_file(path, limit=limit, what=shown), max_depth=max_depth, what=shown)
+    data = read_regular_file(path, limit=limit, what=shown)
+    return loads_bounded(data, max_depth=max_depth, max_values=max_values, what=shown)
+
+
+def value_count_bound(data: bytes | str) -> int:
+    """At least as many as the values a JSON text holds: its commas and opening brackets, plus one.
+
+    Counted without parsing (commas and brackets inside strings count too, so it may be more).
+    """
+    if isinstance(data, str):
+        return data.count(",") + data.count("[") + data.count("{") + 1
+    return data.count(b",") + data.count(b"[") + data.count(b"{") + 1
 
 
 def nesting_depth(value: Any, *, stop_after: int | None = None) -> int:

@@ -120,7 +120,10 @@ def _scan(root: Path, exclude: Sequence[str], ignore: Collection[Path]) -> tuple
 
 
 def _check_symlink_target(root: Path, link: Path, rel: str) -> None:
-    target = link.resolve()
+    try:
+        target = link.resolve()
+    except (RuntimeError, OSError):  # a loop of links: RuntimeError before Python 3.13, OSError (ELOOP) from it
+        raise BadInput(f"{rel}: symlink loop (it leads back to itself); remove it or exclude it") from None
     if target != root and root not in target.parents:
         raise BadInput(f"{rel}: symlink points outside the project (to {target}); copy the file in or exclude it")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,37 @@ def remove_symlinks(root: Path, *, on_error: OnError | None = None) -> dict[str,
             planted[entry.relpath] = os.readlink(entry.name, dir_fd=dir_fd)
             os.unlink(entry.name, dir_fd=dir_fd)
     return dict(sorted(planted.items()))
+
+
+def remove_special_files(root: Path, *, on_error: OnError | None = None) -> dict[str, str]:
+    """Remove every FIFO, socket and device under ``root``, never opened; return relative path -> what it
+    was ("a FIFO"), sorted by path. A FIFO left by a sandbox would hang the reader that opens it."""
+    planted: dict[str, str] = {}
+    for entry, dir_fd in _walk(Path(root), None, on_error):
+        if entry.kind is EntryKind.OTHER:
+            planted[entry.relpath] = special_kind(os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+            os.unlink(entry.name, dir_fd=dir_fd)
+    return dict(sorted(planted.items()))
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is neither a regular file, a folder nor a symlink is, as a phrase: "a FIFO"."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def walk_open(root: Path, *, on_error: OnError | None = None) -> Iterator[tuple[Entry, int]]:
+    """``walk_tree``'s entries (every folder walked), each with an open descriptor of its parent folder, valid
+    until the next entry: act on ``entry.name`` relative to it (``dir_fd=``) to stay inside the tree even
+    while someone swaps a folder for a link."""
+    return _walk(Path(root), None, on_error)
 
 
 def chown_tree(root: Path, uid: int, gid: int, *, on_error: OnError | None = None) -> None:

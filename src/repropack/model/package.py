@@ -98,13 +98,17 @@ class LockedDistribution:
     it), "imported" (a module of it was imported during the run), "dependency"
     (required by another locked distribution), "runtime" (needed to run a kernel).
     ``local`` distributions were installed from a path, not an index: pip cannot
-    fetch them by name, so they are listed but not pinned.
+    fetch them by name, so they are listed but not pinned. ``hashes`` are the
+    sha256 digests of the version's artifacts on the index (pip's ``--hash``),
+    sorted; ``marker`` an environment marker ("" for none).
     """
 
     name: str
     version: str
     reasons: tuple[str, ...]
     local: bool = False
+    hashes: tuple[str, ...] = ()
+    marker: str = ""
 
 
 @dataclass(frozen=True)

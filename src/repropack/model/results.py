@@ -92,6 +92,7 @@ class CauseKind(str, Enum):
     NETWORK_NEEDED = "network needed"
     TIMEOUT = "timeout"
     OUT_OF_MEMORY = "out of memory"
+    OUT_OF_DISK = "out of disk"  # the work folder hit its size limit
     KERNEL_DIED = "kernel died"
     CELL_ERROR = "cell error"
     # Not a failure: the run ended, and every difference is where the recorded run differed from itself.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +21,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from repropack.config import OpeningLimits
 from repropack.crate.reader import OpenedPackage, open_package
+from repropack.crate.support import schema_problem
 from repropack.errors import BadInput
+from repropack.fs.bounded import UnsafeData, read_json_file
 from repropack.fs.hashing import sha256_file
 from repropack.model import (
     CauseKind,
@@ -39,6 +41,11 @@ from repropack.model.layout import is_safe_package_path
 from repropack.model.results import RECORD_REPLAYED_DIR
 from repropack.record.governed_run import RESULT_FILE
 from repropack.record.signing import SIGNATURE_FILE, verify_record
+
+#: What ``replay --json`` prints and a record's result.json holds.
+RESULT_SCHEMA = "replay-result.schema.json"
+#: A record's result.json is read within the limits of a package's metadata.
+_LIMITS = OpeningLimits()
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,18 @@ def open_record(folder: Path, public_key: Path | None = None) -> OpenedRecord:
         others = f" (and {more} more; `repropack verify-record {folder}` lists them)" if more else ""
         raise BadInput(f"{folder}: the record failed verification: {verification.problems[0]}{others}")
     try:
-        result = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise BadInput(f"{folder}: cannot read its {RESULT_FILE}: {error}") from None
+        result = read_json_file(
+            folder / RESULT_FILE,
+            limit=_LIMITS.max_metadata_bytes,
+            max_values=_LIMITS.max_metadata_values,
+            what=RESULT_FILE,
+        )
+    except UnsafeData as error:
+        raise BadInput(f"{folder}: cannot read its {error}") from None
+    # Signed is not trusted: anyone can sign with a key of their own. Every later reader relies on this shape.
+    problem = schema_problem(RESULT_SCHEMA, result, RESULT_FILE)
+    if problem is not None:
+        raise BadInput(f"{folder}: its {problem}")
     package = result.get("package") if isinstance(result, dict) else None
     if not (isinstance(package, dict) and isinstance(package.get("metadata_sha256"), str)):
         raise BadInput(f"{folder}: its {RESULT_FILE} does not name the package it replayed")

@@ -34,7 +34,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from repropack.config import OpeningLimits
 from repropack.errors import BadInput
+from repropack.fs.bounded import DEFAULT_MAX_DEPTH, UnsafeData, nesting_depth, read_regular_file, value_count_bound
 from repropack.fs.hashing import sha256_file
 from repropack.fs.walk import Entry, EntryKind, walk_tree
 from repropack.model.layout import METADATA
@@ -48,6 +50,9 @@ SIGNED_CONTENT = "canonical-json(metadata+file sha256)"
 _NOT_HASHED = frozenset({SIGNATURE_FILE, METADATA})  # top-level names only
 _PUBLIC_KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
+#: A record is as untrusted as a package: its JSON files are read within a package metadata's limits.
+_MAX_JSON_BYTES = OpeningLimits().max_metadata_bytes
+_MAX_JSON_VALUES = OpeningLimits().max_metadata_values
 
 
 def canonical_json(data: object) -> bytes:
@@ -247,31 +252,45 @@ def _signable_content(record_dir: Path) -> tuple[object, dict[str, str]]:
 
 
 def _read_metadata(record_dir: Path) -> object:
-    path = record_dir / METADATA
-    if path.is_symlink() or (os.path.lexists(path) and not path.is_file()):
-        raise BadInput(f"{METADATA}: not a regular file")
     try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{METADATA}: missing") from None
-    except OSError as error:
-        raise BadInput(f"cannot read {METADATA}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{METADATA}: not UTF-8") from None
-    try:
-        return _strict_json(text)
+        return _strict_json(_read_json_text(record_dir / METADATA, METADATA), METADATA)
+    except UnsafeData as error:
+        raise BadInput(str(error)) from None
     except ValueError as error:
         raise BadInput(f"{METADATA}: not valid JSON: {error}") from None
 
 
-def _strict_json(text: str) -> object:
-    """Parse JSON refusing what two readers could see differently: duplicate keys, non-finite numbers."""
-    return json.loads(
-        text,
-        object_pairs_hook=_object_without_duplicates,
-        parse_constant=_refuse_constant,
-        parse_float=_finite_float,
-    )
+def _read_json_text(path: Path, shown: str) -> str:
+    """A record's JSON file as text: a regular file, never through a link, within the size limit."""
+    data = read_regular_file(path, limit=_MAX_JSON_BYTES, what=shown)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsafeData(f"{shown}: not UTF-8") from None
+
+
+def _strict_json(text: str, shown: str) -> object:
+    """Parse JSON refusing what two readers could see differently: duplicate keys, non-finite numbers.
+
+    Raises UnsafeData naming ``shown`` for a document nested deeper than ``DEFAULT_MAX_DEPTH``
+    (no RecursionError reaches the caller) or with more values than a package's metadata may hold,
+    ValueError for the rest.
+    """
+    if value_count_bound(text) > _MAX_JSON_VALUES:
+        raise UnsafeData(f"{shown}: more than the {_MAX_JSON_VALUES} JSON values allowed")
+    too_deep = f"{shown}: nested deeper than the {DEFAULT_MAX_DEPTH} levels allowed"
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
+    except RecursionError:  # the parser's own guard, far deeper than the limit
+        raise UnsafeData(too_deep) from None
+    if nesting_depth(value, stop_after=DEFAULT_MAX_DEPTH) > DEFAULT_MAX_DEPTH:
+        raise UnsafeData(too_deep)
+    return value
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -323,9 +342,10 @@ def _read_signature_file(record_dir: Path) -> _SignatureClaim:
         problem = "missing" if not os.path.lexists(path) else "not a regular file"
         return _SignatureClaim(None, None, None, None, None, (f"{SIGNATURE_FILE}: {problem}",))
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return _SignatureClaim(None, None, None, None, None, (f"{SIGNATURE_FILE}: unreadable: {error}",))
+        document = _strict_json(_read_json_text(path, SIGNATURE_FILE), SIGNATURE_FILE)
+    except ValueError as error:  # UnsafeData, JSONDecodeError and the strict parser's refusals
+        message = str(error).removeprefix(f"{SIGNATURE_FILE}: ")
+        return _SignatureClaim(None, None, None, None, None, (f"{SIGNATURE_FILE}: unreadable: {message}",))
     if not isinstance(document, dict):
         return _SignatureClaim(None, None, None, None, None, (f"{SIGNATURE_FILE}: not a JSON object",))
     return _parse_claim(document)

@@ -7,7 +7,9 @@ limit the user did not give (``SandboxLimits`` field None) is derived from them
 with headroom:
 
 - memory: 2 x the largest recorded peak, at least 512 MiB, rounded up to 64 MiB;
-- timeout: 3 x the recorded wall time of all notebooks + 60 s, at least 300 s.
+- timeout: 3 x the recorded wall time of all notebooks + 60 s, at least 300 s;
+- disk (what the work folder may hold): 4 x the recorded size of the package's files (inputs,
+  outputs, notebooks, restricted inputs), at least 1 GiB, rounded up to 64 MiB.
 
 A package that recorded neither figure (exported before they were) gets the
 fallbacks of ``config``. The record says where each value came from: "flag" or
@@ -20,8 +22,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from repropack.config import FALLBACK_REPLAY_MEMORY, FALLBACK_REPLAY_TIMEOUT, SandboxLimits
-from repropack.model import NotebookRun
+from repropack.config import FALLBACK_REPLAY_MEMORY, FALLBACK_REPLAY_TIMEOUT, SandboxLimits, size_in_bytes
+from repropack.errors import BadInput
+from repropack.model import RESERVED_DIR, CauseKind, FailureCause, FileRecord, NotebookRun
 
 MEMORY_FACTOR = 2
 MEMORY_FLOOR = 512 * 2**20
@@ -29,6 +32,8 @@ MEMORY_STEP = 64 * 2**20
 TIMEOUT_FACTOR = 3
 TIMEOUT_MARGIN = 60
 TIMEOUT_FLOOR = 300
+DISK_FACTOR = 4
+DISK_FLOOR = 2**30
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,19 @@ class ReplayLimits:
     )  # "timeout"/"memory" -> "package" | "default"; derived only
     memory_note: str = ""  # "limit 640m, ...; raise it with --memory"
     timeout_note: str = ""
+    disk_note: str = ""
+    disk_bytes: int = DISK_FLOOR  # ``limits.disk`` in bytes
 
 
 def mebibytes(size: int) -> str:
     return f"{size / 2**20:.0f} MiB"
 
 
-def derive_limits(requested: SandboxLimits, runs: Sequence[NotebookRun]) -> ReplayLimits:
-    """``requested`` with each unset (None) timeout or memory derived from ``runs``' recorded figures."""
+def derive_limits(
+    requested: SandboxLimits, runs: Sequence[NotebookRun], files: Sequence[FileRecord] = ()
+) -> ReplayLimits:
+    """``requested`` with each unset (None) timeout, memory or disk derived from ``runs``' recorded
+    figures and the sizes of the package's ``files``."""
     peaks = [r.peak_memory for r in runs if r.peak_memory]
     walls = [r.wall_seconds for r in runs if r.wall_seconds is not None]
     peak = max(peaks) if peaks else None
@@ -72,15 +82,50 @@ def derive_limits(requested: SandboxLimits, runs: Sequence[NotebookRun]) -> Repl
                 "package",
             )
 
+    # What the work folder starts with and what the run wrote, as recorded (support files stay out of it).
+    files_size = sum(f.size for f in files if not f.path.startswith(RESERVED_DIR + "/"))
+    disk = requested.disk
+    if disk is None:
+        room = max(DISK_FACTOR * files_size, DISK_FLOOR)
+        disk = f"{math.ceil(room / MEMORY_STEP) * MEMORY_STEP // 2**20}m"
+        sources["disk"] = "package" if files else "default"
+    try:
+        disk_bytes = size_in_bytes(disk)
+    except ValueError:
+        raise BadInput(f"disk limit {disk!r}: not a size such as 20m or 1g") from None
+
     recorded_peak = f"the recorded run peaked at {mebibytes(peak)}" if peak else "the package recorded no peak memory"
     recorded_wall = f"the recorded run took {wall:.0f} s" if wall is not None else "the package recorded no wall time"
     return ReplayLimits(
-        limits=replace(requested, memory=memory, timeout=timeout),
+        limits=replace(requested, memory=memory, timeout=timeout, disk=disk),
         sources=sources,
         memory_note=f"limit {memory} ({_how(sources.get('memory'), 'peak')}); {recorded_peak}; raise it with --memory",
         timeout_note=f"limit {timeout} s ({_how(sources.get('timeout'), 'wall time')}); {recorded_wall}; "
         "raise it with --timeout",
+        disk_note=f"limit {disk} ({_how(sources.get('disk'), 'size of its files')}); the package's files take "
+        f"{mebibytes(files_size)}; raise it with --disk",
+        disk_bytes=disk_bytes,
     )
+
+
+def out_of_disk(cause: FailureCause | None, work_folder_full: bool, note: str) -> FailureCause | None:
+    """``cause`` as ``out of disk`` when a failed run failed for want of space in the work folder: the
+    folder is full (``work_folder_full``, as its file system says) and the cause is an error or a dead
+    kernel. Anything else is returned as it is: a "No space left on device" with the work folder not
+    full came from somewhere else (the sandbox's /tmp) and stays the cell error it is."""
+    if cause is None or not work_folder_full or cause.kind not in (CauseKind.CELL_ERROR, CauseKind.KERNEL_DIED):
+        return cause
+    return FailureCause(
+        CauseKind.OUT_OF_DISK,
+        f"{cause.detail}; the work folder hit its size limit, {note}",
+        cause.notebook,
+        cause.cell,
+    )
+
+
+def out_of_disk_at_start(note: str) -> FailureCause:
+    """The cause of a replay whose package files did not fit in the work folder's limit: nothing ran."""
+    return FailureCause(CauseKind.OUT_OF_DISK, f"the package's files do not fit in the work folder, {note}")
 
 
 def _how(source: str | None, figure: str) -> str:

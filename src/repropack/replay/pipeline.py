@@ -9,12 +9,12 @@ the integrity check is recorded, whatever the verdict.
 from __future__ import annotations
 
 import base64
+import errno
 import getpass
 import shutil
 import socket
-import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +22,16 @@ from typing import Any
 
 from repropack.compare.compare import RuleChoice, choose_rule, compare_outputs, parse_rule_flag, rules_from_config
 from repropack.compare.context import Window, run_windows
-from repropack.config import DEFAULT_BASE_IMAGE, ReplaySettings, default_operator
+from repropack.config import DEFAULT_BASE_IMAGE, ReplaySettings, default_operator, size_in_bytes
 from repropack.crate.check import check_files
 from repropack.crate.reader import OpenedPackage, open_package
+from repropack.environment.build_inputs import build_inputs
+from repropack.environment.pipindex import configured_index
 from repropack.errors import BadInput, BuildFailed, CannotRun
 from repropack.fs import tree
-from repropack.fs.walk import remove_symlinks
+from repropack.fs.sized import size_limited_folder
+from repropack.fs.stale import owned_temp_dir, remove_stale_temp_dirs
+from repropack.fs.walk import remove_special_files, remove_symlinks
 from repropack.model import (
     CauseKind,
     FailureCause,
@@ -44,12 +48,16 @@ from repropack.model.lock import pinned_versions
 from repropack.progress import Progress, SilentProgress
 from repropack.record.governed_run import default_record_path, write_governed_run
 from repropack.record.keys import signing_key
+from repropack.replay.executed import new_errors
+from repropack.replay.keep_work import keep_work_dir
 from repropack.replay.kept import keep_outputs
-from repropack.replay.limits import ReplayLimits, derive_limits
+from repropack.replay.limits import ReplayLimits, derive_limits, out_of_disk, out_of_disk_at_start
 from repropack.replay.nondeterminism import explain_differences, nondeterministic_cause
-from repropack.replay.verdict import classify_run, environment_drift, verdict_of
+from repropack.replay.redact import redact_replay, supplied_plaintext
+from repropack.replay.verdict import classify_run, environment_drift, unreported_error_cause, verdict_of
 from repropack.replay.workdir import (
     changed_in_place,
+    flag_special_files,
     flag_symlinks,
     prepare_work_dir,
     python_path,
@@ -58,6 +66,7 @@ from repropack.replay.workdir import (
 from repropack.sandbox import BACKENDS, Backend, RunPlan
 from repropack.sandbox.base import BuildRequest
 from repropack.sandbox.bases import BaseChoice, choose_base_image
+from repropack.sandbox.probe import ProbeFailed
 
 #: The per-cell timeout of a package that recorded none.
 DEFAULT_CELL_TIMEOUT = 600
@@ -80,13 +89,16 @@ def replay_package(
     settings = settings or ReplaySettings()
     progress = progress or SilentProgress()
     # The replayed outputs the record keeps wait here between the work dir's deletion and the record.
-    with tempfile.TemporaryDirectory(prefix="repropack-replayed-") as replayed:
-        with open_package(source) as opened:
+    with owned_temp_dir("repropack-replayed-") as replayed:
+        with open_package(source, settings.opening) as opened:
             progress.stage("Checking the package's integrity")
             # Limits the user did not give come from what the recorded run used (replay/limits.py).
-            chosen = derive_limits(settings.limits, opened.package.runs)
+            chosen = derive_limits(settings.limits, opened.package.runs, opened.package.files)
             settings = replace(settings, limits=chosen.limits)
             result = _replay_opened(opened, settings, progress, Path(replayed), chosen)
+            # Before anything is written or shown: no restricted line or value the sandbox quoted (replay/redact.py).
+            plaintext = supplied_plaintext(opened.package.restricted(), settings.inputs, settings.inputs_dir)
+            result = redact_replay(result, plaintext, Path(replayed))
         result = replace(result, settings=settings.recorded({**(sources or {}), **chosen.sources}))
         return _record(result, settings, Path(replayed))
 
@@ -131,6 +143,8 @@ def _replay_opened(
     clock.lap("integrity")
 
     backend = BACKENDS.get(settings.backend)()
+    backend.remove_stale()  # what replays killed outright left running, then the folders they left (fs/stale.py)
+    remove_stale_temp_dirs()
     early = _EarlyFailure(opened, backend, settings, started, clock)
     if missing:
         return early.result(FailureCause(CauseKind.MISSING_INPUT, "; ".join(missing)))
@@ -138,12 +152,16 @@ def _replay_opened(
     progress.stage("Building the environment")
     base = _base_image(settings, package, backend)
     early.base = base
+    inputs = build_inputs(opened)  # only what repropack renders from the package's facts is built
     request = BuildRequest(
         package_root=opened.root,
-        environment_hash=opened.environment_hash,
+        environment_hash=inputs.environment_hash,
         base_image=base.image if base else settings.base_image or package.setting("base_image") or DEFAULT_BASE_IMAGE,
+        inputs=inputs,
         offline=settings.offline,
         ca_bundle=settings.ca_bundle,
+        index=configured_index(),  # the reviewer's index, never one the package names
+        build_timeout=settings.build_timeout,
         on_log=progress.detail,
     )
     try:
@@ -152,18 +170,30 @@ def _replay_opened(
         clock.lap("build")
         return early.result(FailureCause(CauseKind.BUILD_FAILED, str(exc).removeprefix("build failed: ")))
     clock.lap("build")
+    try:  # what the environment is comes from repropack's probe, never from the notebooks' run
+        facts = backend.probe(env, settings.limits)
+    except ProbeFailed as exc:
+        clock.lap("probe")
+        return early.result(FailureCause(CauseKind.BUILD_FAILED, f"the environment probe failed: {exc}"))
+    clock.lap("probe")
 
-    with tempfile.TemporaryDirectory(prefix="repropack-work-") as tmp:
-        work = Path(tmp) / "work"
-        work.mkdir()
-        prepare_work_dir(opened.root, package, restricted, work)
+    disk_limit = chosen.disk_bytes if chosen else ReplayLimits(settings.limits).disk_bytes
+    with owned_temp_dir("repropack-work-") as tmp, size_limited_folder(tmp / "work", disk_limit) as disk:
+        work = disk.path
+        try:
+            prepare_work_dir(opened.root, package, restricted, work)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            return early.result(out_of_disk_at_start(chosen.disk_note if chosen else settings.limits.disk or ""))
         before = tree.snapshot(work)
         progress.stage(f"Running {len(plan.notebooks)} notebook(s) in the sandbox")
         ran_from = datetime.now(timezone.utc)  # with the end, the replay's window for clock readings in outputs
         run = backend.run(env, work, plan, settings.limits, settings.keep)
         ran = Window(ran_from, datetime.now(timezone.utc))
         clock.timings["execute"] = run.seconds  # as the backend measured it, without start-up
-        planted = _remove_planted_symlinks(work)
+        planted = _remove_planted(work, remove_symlinks)
+        specials = _remove_planted(work, remove_special_files)  # a FIFO would hang whoever opens it
         produced = tree.changed_between(before, tree.snapshot(work))
         # A file the run changes in place is in the work dir from the start: compared even when left as it was.
         produced |= {path for path in changed_in_place(package) if path not in planted and (work / path).is_file()}
@@ -176,11 +206,16 @@ def _replay_opened(
             inputs=(*(f.path for f in package.files if f.role is FileRole.INPUT), *restricted),
             memory_note=chosen.memory_note if chosen else "",
             timeout_note=chosen.timeout_note if chosen else "",
+            report_problem=run.report_problem,
+            planned=[path for path, _ in plan.notebooks],
         )
+        if cause is None:  # the report can only make the verdict worse: the executed notebooks are read too
+            cause = unreported_error_cause(new_errors(work, opened.root, plan.notebooks))
+        cause = out_of_disk(cause, disk.is_full(), chosen.disk_note if chosen else "")
         drift = environment_drift(
             package.environment.python_version or None,
             pinned_versions(package.environment.lock),
-            (run.report or {}).get("environment"),
+            facts.as_mapping() if facts else None,
         )
         outputs: list[OutputComparison] = []
         figures: dict[str, tuple[str, str]] = {}
@@ -192,7 +227,7 @@ def _replay_opened(
             compared = explain_differences(
                 compared, package, opened.root, work, lambda p: choose_rule(p, choices), windows
             )
-            outputs = flag_symlinks(compared, planted)
+            outputs = flag_special_files(flag_symlinks(compared, planted), specials)
             cause = nondeterministic_cause(outputs, package, opened.root)  # None unless randomness explains all
             figures = _figure_pairs(opened.root, work, outputs)
         clock.lap("compare")
@@ -203,23 +238,32 @@ def _replay_opened(
             never={record.path for record in package.files if record.restricted or record.role is FileRole.INPUT},
         )
         if settings.keep:
-            kept = Path(tempfile.mkdtemp(prefix="repropack-kept-work-"))
-            shutil.copytree(work, kept, dirs_exist_ok=True)
-            progress.detail(f"work dir kept at {kept}")
+            kept = keep_work_dir(
+                work,
+                restricted={*restricted, *(record.path for record in package.restricted())},
+                keep_restricted=settings.keep_restricted,
+                removed={**{path: f"a symbolic link to {target!r}" for path, target in planted.items()}, **specials},
+                limit=size_in_bytes(settings.limits.disk) if settings.limits.disk else None,
+            )
+            progress.detail(f"work dir kept at {kept.work}")
     return ReplayResult(
         package=early.identity,
         verdict=verdict_of(cause, outputs),
         cause=cause,
         outputs=tuple(outputs),
         rules=_rules_applied(choices, outputs),
-        drift=drift.warnings,
+        drift=(*inputs.drift, *drift.warnings),
         drift_info=drift.info,
         backend=early.backend_info,
         isolation=backend.isolation,
         image=env.name,
         image_id=env.reference,
         image_reused=env.reused,
-        limits={**settings.limits.describe(), "environment": dict(plan.environment)},
+        limits={
+            **settings.limits.describe(),
+            "disk_enforcement": disk.enforcement,
+            "environment": dict(plan.environment),
+        },
         started=started,
         ended=_now(),
         timings=clock.timings,
@@ -275,8 +319,6 @@ def _verify_integrity(opened: OpenedPackage) -> None:
     problems, _ = check_files(opened)
     if problems:
         raise BadInput(f"{opened.source}: package failed its integrity check: {problems[0].message}")
-    if opened.read_text(layout.DOCKERFILE) is None:
-        raise BadInput(f"{opened.source}: the package has no {layout.DOCKERFILE} to rebuild its environment from")
 
 
 def _run_plan(opened: OpenedPackage, package: Package) -> RunPlan:
@@ -295,13 +337,14 @@ def _run_plan(opened: OpenedPackage, package: Package) -> RunPlan:
     )
 
 
-def _remove_planted_symlinks(work: Path) -> dict[str, str]:
-    """Every symlink the sandbox left in the work dir, removed unread (path -> target).
+def _remove_planted(work: Path, remove: Callable[[Path], dict[str, str]]) -> dict[str, str]:
+    """What ``remove`` removed unread from the work dir: every symlink the sandbox left (path -> target),
+    or every FIFO, socket and device (path -> what it was).
 
     A folder the host cannot list could hide one, so it stops the replay rather than being skipped.
     """
     try:
-        return remove_symlinks(work)
+        return remove(work)
     except OSError as exc:
         where = Path(exc.filename or work)
         shown = where.relative_to(work).as_posix() if where.is_relative_to(work) else str(where)

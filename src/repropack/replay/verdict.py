@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 
 from repropack.model import CauseKind, FailureCause, OutputComparison, OutputStatus, Verdict
+from repropack.replay.executed import ExecutedError
+from repropack.sandbox.report import report_problem as shape_problem
 
 _NETWORK_ERRORS = frozenset(
     {
@@ -73,6 +75,8 @@ def classify_run(
     inputs: Iterable[str] = (),
     memory_note: str = "",
     timeout_note: str = "",
+    report_problem: str = "",
+    planned: Sequence[str] | None = None,
 ) -> FailureCause | None:
     """The cause of a failed run, or None when every notebook completed.
 
@@ -80,7 +84,16 @@ def classify_run(
     container hit its memory limit is "out of memory", not "kernel died".
     ``memory_note`` and ``timeout_note`` (the limit, the recorded figure, the flag
     that raises it: ``replay/limits.py``) end the cause of such a kill.
+
+    The report was written where the notebooks could write, so it can only make the
+    verdict worse: one that could not be read (``report_problem``, from
+    ``sandbox/report.py``) or is not of the runner's shape, or that lists other
+    notebooks than ``planned`` (the plan's, in order), is a failure; so is a sandbox
+    that exited with a status other than 0 while its report says all went well.
     """
+    problem = report_problem or (shape_problem(report, planned) if report is not None else "")
+    if problem:
+        report = None  # nothing in it is used, not even where the run was
     notebooks = list((report or {}).get("notebooks", ()))
     last = notebooks[-1] if notebooks else None
     where = (report or {}).get("running") or (last["path"] if last else "the sandbox")
@@ -93,6 +106,8 @@ def classify_run(
         return FailureCause(
             CauseKind.OUT_OF_MEMORY, _noted(f"{where}: the sandbox hit its memory limit and was killed", memory_note)
         )
+    if problem:
+        return FailureCause(CauseKind.KERNEL_DIED, f"the sandbox's report was unusable: {problem}")
     if report is None or not report.get("finished"):
         tail = [line for line in log_tail.splitlines() if line.strip()]
         reason = tail[-1] if tail else f"exit status {exit_code}"
@@ -100,6 +115,11 @@ def classify_run(
     if report.get("error"):
         return FailureCause(CauseKind.KERNEL_DIED, f"the notebook runner failed: {report['error']}")
     if last is None or last["status"] == "completed":
+        if exit_code != 0:
+            return FailureCause(
+                CauseKind.KERNEL_DIED,
+                f"the sandbox exited with status {exit_code} although its report says every notebook completed",
+            )
         return None
     cell = _number(last["cell"])
     if last["status"] == "timeout":
@@ -122,6 +142,19 @@ def classify_run(
     note = f"shown by cell {shown_cell} without stopping it ({first.get('via') or 'error output'})"
     then = f"cell {cell} then failed: {ename}: {evalue}".strip()
     return FailureCause(earlier.kind, f"{earlier.detail}; {note}; {then}", where, shown_cell)
+
+
+def unreported_error_cause(errors: Sequence[ExecutedError], inputs: Iterable[str] = ()) -> FailureCause | None:
+    """The cause for the first error an executed notebook holds (``replay/executed.py``) when the report
+    gave none: the report said the cell completed, the notebook's own outputs say it did not."""
+    if not errors:
+        return None
+    first = errors[0]
+    if first.unreadable:
+        return FailureCause(CauseKind.KERNEL_DIED, f"{first.notebook}: {first.evalue}", first.notebook)
+    cause = _cell_failure(first.notebook, first.cell, first.ename, first.evalue, inputs)
+    note = "an error output in the executed notebook, though the sandbox's report said it completed"
+    return FailureCause(cause.kind, f"{cause.detail}; {note}", cause.notebook, cause.cell)
 
 
 def _noted(detail: str, note: str) -> str:
@@ -174,7 +207,8 @@ def _minor(version: str | None) -> tuple[str, ...]:
 def environment_drift(
     recorded_python: str | None, recorded_lock: Mapping[str, str], replayed: Mapping | None
 ) -> EnvironmentDrift:
-    """Where the rebuilt environment differs from the recorded one (nothing when the sandbox reported nothing)."""
+    """Where the rebuilt environment differs from the recorded one; ``replayed`` is what repropack's probe of
+    the environment found (``sandbox/probe.py``), never the runner's report (nothing when there was no probe)."""
     if not replayed:
         return EnvironmentDrift()
     warnings, info = [], []

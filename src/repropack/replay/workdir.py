@@ -106,13 +106,22 @@ def python_path(package_root: Path, package: Package) -> tuple[str, ...]:
 
 
 def flag_symlinks(outputs: Sequence[OutputComparison], planted: Mapping[str, str]) -> list[OutputComparison]:
-    """Each symlink the sandbox planted is an output that is not what was recorded, whatever the comparison said."""
-    if not planted:
+    """Each symlink the sandbox planted (path -> target) is an output that is not what was recorded,
+    whatever the comparison said."""
+    return _flag_removed(outputs, {path: (f"a symlink to {target!r}") for path, target in planted.items()}, "symlink")
+
+
+def flag_special_files(outputs: Sequence[OutputComparison], removed: Mapping[str, str]) -> list[OutputComparison]:
+    """Each FIFO, socket or device the sandbox left (path -> what it was) is an output that is not what was
+    recorded, whatever the comparison said."""
+    return _flag_removed(outputs, removed, "special file")
+
+
+def _flag_removed(outputs: Sequence[OutputComparison], removed: Mapping[str, str], rule: str) -> list[OutputComparison]:
+    if not removed:
         return list(outputs)
     flagged = {o.path: o for o in outputs}
-    for path, target in planted.items():
+    for path, what in removed.items():
         status = OutputStatus.DIFFERENT if path in flagged else OutputStatus.UNEXPECTED
-        flagged[path] = OutputComparison(
-            path, status, "symlink", f"the replay produced a symlink to {target!r} here; removed unread"
-        )
+        flagged[path] = OutputComparison(path, status, rule, f"the replay produced {what} here; removed unread")
     return sorted(flagged.values(), key=lambda o: o.path)

@@ -6,10 +6,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from repropack.config import SandboxLimits
+from repropack.config import DEFAULT_BUILD_TIMEOUT, SandboxLimits
+from repropack.environment.pipindex import PipIndex
 from repropack.plugins import Registry
+from repropack.sandbox.probe import EnvironmentFacts
+
+if TYPE_CHECKING:  # reading packages (the crate stack) is not needed to name the backends
+    from repropack.environment.build_inputs import BuildInputs
 
 RUNNER = Path(__file__).with_name("runner.py")
 
@@ -36,7 +41,8 @@ class PreparedEnvironment:
 
 @dataclass(frozen=True)
 class SandboxRun:
-    """What the sandbox reported: the runner's JSON (None if it never wrote one) and how it ended."""
+    """What the sandbox reported: the runner's JSON (None if it never wrote one or it was unusable) and how
+    it ended. ``report_problem`` says why a report that was there could not be read (sandbox/report.py)."""
 
     report: dict | None
     exit_code: int | None
@@ -44,17 +50,27 @@ class SandboxRun:
     out_of_memory: bool = False
     log_tail: str = ""
     seconds: float = 0.0
+    report_problem: str = ""
 
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """Everything a backend needs to rebuild a package's environment."""
+    """Everything a backend needs to rebuild a package's environment.
+
+    Nothing executable comes from the package: a backend builds from ``inputs``
+    (``environment.build_inputs``: the recorded facts, the strictly parsed lock
+    re-rendered, the wheels' recorded sha256s), with the reviewer's ``index``,
+    within ``build_timeout`` seconds.
+    """
 
     package_root: Path
     environment_hash: str
     base_image: str
+    inputs: BuildInputs
     offline: bool = False
     ca_bundle: Path | None = None
+    index: PipIndex = field(default_factory=PipIndex)
+    build_timeout: int = DEFAULT_BUILD_TIMEOUT
     on_log: Callable[[str], None] | None = field(default=None, compare=False)
 
 
@@ -78,6 +94,19 @@ class Backend(ABC):
     @abstractmethod
     def prepare(self, request: BuildRequest) -> PreparedEnvironment:
         """Build (or reuse) the environment; BuildFailed or CannotRun when it cannot."""
+
+    def probe(self, env: PreparedEnvironment, limits: SandboxLimits) -> EnvironmentFacts | None:
+        """The environment's Python version and distributions from repropack's probe (sandbox/probe.py), run in
+        it before any notebook under the same lockdown as ``run`` with nothing of the package mounted.
+
+        ProbeFailed when the probe cannot run or prints something else; None from a backend that cannot
+        probe (its record then has no drift).
+        """
+        return None
+
+    def remove_stale(self) -> None:
+        """Remove what runs of this backend that were killed outright left running (containers); by default nothing."""
+        return None
 
     @abstractmethod
     def run(

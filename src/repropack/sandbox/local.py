@@ -19,6 +19,7 @@ import platformdirs
 
 from repropack.errors import BadInput, BuildFailed
 from repropack.fs.atomic import staged_folder
+from repropack.fs.stale import owned_temp_dir
 from repropack.model import layout
 from repropack.sandbox.base import (
     BACKENDS,
@@ -30,6 +31,8 @@ from repropack.sandbox.base import (
     SandboxLimits,
     SandboxRun,
 )
+from repropack.sandbox.probe import PROBE, PROBE_TIMEOUT, EnvironmentFacts, ProbeFailed, parse_probe
+from repropack.sandbox.report import read_report
 
 
 def _venv_root() -> Path:
@@ -61,7 +64,11 @@ def _point_scripts_at(staging: Path, target: Path) -> None:
 @BACKENDS.register
 class LocalBackend(Backend):
     name = "local"
-    isolation = "local virtualenv: host user, host network and filesystem; only the wall-clock timeout is enforced"
+    isolation = (
+        "local virtualenv: host user, host network and filesystem; only the wall-clock timeout is enforced, "
+        "by this process (a killed replay leaves its notebooks running), and the work folder's size limit "
+        "(--disk) where the host can mount one; memory and pids are not limited"
+    )
 
     def describe(self) -> dict:
         return {
@@ -90,9 +97,13 @@ class LocalBackend(Backend):
                     env["PIP_CERT"] = str(request.ca_bundle)
                 if request.offline:
                     pip += ["--no-index", "--find-links", str(request.package_root / layout.WHEELHOUSE)]
-                _run_quiet([*pip, "-r", str(request.package_root / layout.LOCK)], env=env)
+                # The lock as repropack re-rendered it from the strictly parsed entries, never the package's file.
+                lock = staging / "repropack-lock.txt"
+                lock.write_text(request.inputs.lock_text, encoding="utf-8")
+                _run_quiet([*pip, "-r", str(lock)], env=env)
+                lock.unlink()
                 # The project's own non-editable installs, from the wheels the package carries (no build, no index).
-                wheels = sorted((request.package_root / layout.LOCAL_WHEELS).glob("*.whl"))
+                wheels = sorted(request.package_root / path for path in request.inputs.local_wheels)
                 if wheels:
                     _run_quiet([*pip, "--no-deps", "--no-index", *map(str, wheels)], env=env)
                 _point_scripts_at(staging, target)
@@ -105,11 +116,29 @@ class LocalBackend(Backend):
             reference=str(python), name=str(target), reused=False, build_seconds=time.monotonic() - started
         )
 
+    def probe(self, env: PreparedEnvironment, limits: SandboxLimits) -> EnvironmentFacts:
+        """The virtualenv's python running the probe in an empty folder, with none of the host's Python variables."""
+        with tempfile.TemporaryDirectory(prefix="repropack-probe-") as empty:
+            try:
+                done = subprocess.run(
+                    [env.reference, "-I", "-S", str(PROBE)],
+                    cwd=empty,
+                    env={"PATH": os.environ.get("PATH", ""), "HOME": empty},
+                    capture_output=True,
+                    timeout=PROBE_TIMEOUT,
+                )
+            except subprocess.TimeoutExpired:
+                raise ProbeFailed(f"the probe ran past {PROBE_TIMEOUT} s") from None
+            except OSError as exc:
+                raise ProbeFailed(f"the probe could not start: {exc.strerror or exc}") from None
+        if done.returncode != 0:
+            raise ProbeFailed(f"the probe exited with status {done.returncode}")
+        return parse_probe(done.stdout)
+
     def run(
         self, env: PreparedEnvironment, work_dir: Path, plan: RunPlan, limits: SandboxLimits, keep: bool
     ) -> SandboxRun:
-        with tempfile.TemporaryDirectory(prefix="repropack-replay-io-") as io_dir:
-            io = Path(io_dir)
+        with owned_temp_dir("repropack-replay-io-") as io:
             plan_path, report_path = io / "plan.json", io / "report.json"
             plan_path.write_text(
                 json.dumps(
@@ -146,7 +175,13 @@ class LocalBackend(Backend):
             except subprocess.TimeoutExpired as exc:
                 timed_out, exit_code = True, None
                 log = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-            report = json.loads(report_path.read_text()) if report_path.is_file() else None
+            report = read_report(report_path)  # the notebooks could write there too: never followed
             return SandboxRun(
-                report, exit_code, timed_out, False, "\n".join(log.splitlines()[-40:]), time.monotonic() - started
+                report.data,
+                exit_code,
+                timed_out,
+                False,
+                "\n".join(log.splitlines()[-40:]),
+                time.monotonic() - started,
+                report_problem=report.problem,
             )

@@ -5,28 +5,19 @@ Standalone on purpose: it runs with the rebuilt environment's interpreter, where
 repropack is not installed, so it may use only the standard library and the
 runtime distributions every lock carries (nbclient, nbformat, ipykernel).
 The report is rewritten after every notebook, so a sandbox killed for time or
-memory still leaves what was done.
+memory still leaves what was done. The notebooks can write where the report is,
+so the host reads it as hostile data (sandbox/report.py) that can only make a
+verdict worse.
 
     python runner.py PLAN.json REPORT.json
 """
 
 import json
 import os
-import platform
 import re
 import sys
 import time
 import traceback
-from importlib import metadata
-
-
-def _environment():
-    return {
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "distributions": {d.metadata["Name"]: d.version for d in metadata.distributions() if d.metadata["Name"]},
-    }
 
 
 def _write(report_path, report):
@@ -123,7 +114,8 @@ def main(plan_path, report_path):
     with open(plan_path, encoding="utf-8") as fh:
         plan = json.load(fh)
     work = plan["work_dir"]
-    report = {"environment": _environment(), "notebooks": [], "running": None, "error": None, "finished": False}
+    # No facts about the environment: the notebooks could forge them here; the host probes the image itself.
+    report = {"notebooks": [], "running": None, "error": None, "finished": False}
     _write(report_path, report)
     try:
         for entry in plan["notebooks"]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from repropack.ui.text import safe
+
 
 class RichProgress:
     """A live progress display on stderr: one line per stage, a bar for cells and for
     bytes hashed, and the latest line of long work (a build log) beside its stage.
 
-    Stage texts and details are shown as plain text, never as rich markup: they name
-    researchers' files ("[draft] results.csv") and quote build logs. The display starts
+    Stage texts and details are shown as plain text, never as rich markup, with control
+    characters escaped (``ui.text.safe``): they name researchers' and packages' files
+    ("[draft] results.csv") and quote build logs. The display starts
     at the first stage, so work refused before any stage leaves stderr to its one error line.
     """
 
@@ -50,7 +53,7 @@ class RichProgress:
     def stage(self, text: str) -> None:
         self._start()
         self._finish_current()
-        self._task = self._progress.add_task(text, total=None, detail="")
+        self._task = self._progress.add_task(safe(text), total=None, detail="")
 
     def cells(self, notebook: str, done: int, total: int) -> None:
         if self._task is not None:
@@ -67,4 +70,4 @@ class RichProgress:
 
     def detail(self, text: str) -> None:
         if self._task is not None and text.strip():
-            self._progress.update(self._task, detail=text.strip()[:60])
+            self._progress.update(self._task, detail=safe(text.strip()[:60]))

@@ -49,6 +49,9 @@ def render_replay(console: Console, result: ReplayResult) -> None:
         console.print(f"[dim]drift (info):[/dim] {literal(line)}")
     if result.base_image:
         console.print(f"base image: {literal(result.base_image)} ({literal(result.base_image_reason)})")
+    disk = str(result.limits.get("disk_enforcement") or "")
+    if disk.startswith("not enforced: "):
+        console.print(f"[yellow]disk limit not enforced:[/yellow] {literal(disk.removeprefix('not enforced: '))}")
     for line in result.not_kept:
         console.print(f"[dim]not kept in the record:[/dim] {literal(line)}")
     if result.cause:

@@ -2,8 +2,10 @@
 
 Sandbox defaults: no network, a non-root user, every capability dropped,
 no-new-privileges, a read-only root filesystem with a writable work dir and
-/tmp, memory (no swap) and pids limits, and a wall-clock timeout that kills
-the container.
+/tmp, memory (no swap) and pids limits, a work dir of limited size (its own
+file system, made by the replay pipeline), and a wall-clock timeout that kills
+the container: the host's wait, and the container's own ``timeout`` as its
+first process for when the host process dies (``docker/stale.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import requests
 
+from repropack.fs.sized import size_limited_folder
+from repropack.fs.stale import owned_temp_dir
 from repropack.fs.walk import chown_tree
 from repropack.sandbox.base import (
     BACKENDS,
@@ -30,11 +34,16 @@ from repropack.sandbox.base import (
 )
 from repropack.sandbox.docker.engine import engine_client
 from repropack.sandbox.docker.image import build_image
+from repropack.sandbox.docker.stale import deadline_command, remove_stale_containers, replay_labels
+from repropack.sandbox.probe import PROBE, PROBE_TIMEOUT, EnvironmentFacts, ProbeFailed, parse_probe
+from repropack.sandbox.report import read_report
 
 _WORK = "/work"
 _REPLAY = "/replay"
 _RUNNER_DIR = "/opt/repropack-runner"
 _UNPRIVILEGED = "1000:1000"
+_EXCHANGE_LIMIT = 64 * 2**20  # the plan, the runner's report (read back with a 16 MiB limit), its temp copy
+_PROBE_DIR = "/opt/repropack-probe"
 
 
 @BACKENDS.register
@@ -42,7 +51,9 @@ class DockerBackend(Backend):
     name = "docker"
     isolation = (
         "container: no network, uid 1000, all capabilities dropped, no-new-privileges, "
-        "read-only root filesystem, memory and pids limits, wall-clock timeout"
+        "read-only root filesystem, memory and pids limits, a size-limited work folder (--disk; where the host "
+        "can mount one, see the limits), "
+        "wall-clock timeout enforced by the container itself"
     )
 
     def __init__(self) -> None:
@@ -71,6 +82,59 @@ class DockerBackend(Backend):
     def prepare(self, request: BuildRequest) -> PreparedEnvironment:
         return build_image(self._client, request)
 
+    def probe(self, env: PreparedEnvironment, limits: SandboxLimits) -> EnvironmentFacts:
+        """One short container of the image, locked down as ``run``'s, with no work dir or exchange mounted:
+        the probe script is its entrypoint (so no entrypoint of the image runs), its stdout the facts."""
+        from docker.errors import DockerException
+
+        with tempfile.TemporaryDirectory(prefix="repropack-probe-") as tmp:
+            probe_dir = Path(tmp) / "probe"
+            probe_dir.mkdir(mode=0o755)
+            shutil.copy(PROBE, probe_dir / "probe.py")
+            os.chmod(probe_dir, 0o755)  # mkdir's mode obeys the umask; uid 1000 must read it
+            os.chmod(probe_dir / "probe.py", 0o644)
+            try:
+                container = self._client.containers.run(
+                    env.reference,
+                    entrypoint=["python", "-I", "-S", f"{_PROBE_DIR}/probe.py"],
+                    command=[],
+                    detach=True,
+                    **self._locked_down(limits, network=False, tmp_size="16m"),
+                    environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+                    volumes={str(probe_dir): {"bind": _PROBE_DIR, "mode": "ro"}},
+                    # A deadline and an owner: the next replay removes it if this process dies (docker/stale.py).
+                    labels={**replay_labels(PROBE_TIMEOUT), "org.repropack.probe": "1"},
+                )
+            except DockerException as exc:
+                raise ProbeFailed(f"the probe could not start: {str(exc).splitlines()[0]}") from None
+            try:
+                try:
+                    status = container.wait(timeout=PROBE_TIMEOUT).get("StatusCode")
+                except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                    raise ProbeFailed(f"the probe ran past {PROBE_TIMEOUT} s") from None
+                if status != 0:
+                    raise ProbeFailed(f"the probe exited with status {status}")
+                return parse_probe(container.logs(stdout=True, stderr=False))
+            finally:
+                container.remove(force=True)
+
+    def remove_stale(self) -> None:
+        remove_stale_containers(self._client)
+
+    def _locked_down(self, limits: SandboxLimits, *, network: bool, tmp_size: str) -> dict:
+        """The container options every sandboxed container gets (the probe's and the notebooks'): one place."""
+        return {
+            "network_mode": "bridge" if network else "none",
+            "user": self._user(),
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "read_only": True,
+            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={tmp_size},mode=1777"},
+            "mem_limit": limits.memory,
+            "memswap_limit": limits.memory,
+            "pids_limit": limits.pids,
+        }
+
     def _user(self) -> str:
         # As root on the host, run as uid 1000 and hand it the work dir; as a
         # normal user, run as that same (non-root) user, who owns the files.
@@ -79,13 +143,12 @@ class DockerBackend(Backend):
     def run(
         self, env: PreparedEnvironment, work_dir: Path, plan: RunPlan, limits: SandboxLimits, keep: bool
     ) -> SandboxRun:
-        with tempfile.TemporaryDirectory(prefix="repropack-replay-io-") as io_dir:
-            io = Path(io_dir)
+        # The exchange is writable by the sandbox too: its own small file system bounds what it can put there.
+        with owned_temp_dir("repropack-replay-io-") as io, size_limited_folder(io / "exchange", _EXCHANGE_LIMIT) as ex:
             runner_dir = io / "runner"
             runner_dir.mkdir()
             shutil.copy(RUNNER, runner_dir / "runner.py")
-            exchange = io / "exchange"
-            exchange.mkdir()
+            exchange = ex.path
             (exchange / "plan.json").write_text(
                 json.dumps(
                     {
@@ -103,17 +166,14 @@ class DockerBackend(Backend):
             started = time.monotonic()
             container = self._client.containers.run(
                 env.reference,
-                command=["python", f"{_RUNNER_DIR}/runner.py", f"{_REPLAY}/plan.json", f"{_REPLAY}/report.json"],
+                # The container kills itself at its deadline even if this process dies; the wait below stays.
+                entrypoint=deadline_command(
+                    ["python", f"{_RUNNER_DIR}/runner.py", f"{_REPLAY}/plan.json", f"{_REPLAY}/report.json"],
+                    limits.timeout,
+                ),
+                command=[],
                 detach=True,
-                network_mode="bridge" if limits.network else "none",
-                user=self._user(),
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
-                read_only=True,
-                tmpfs={"/tmp": "rw,nosuid,nodev,size=512m,mode=1777"},
-                mem_limit=limits.memory,
-                memswap_limit=limits.memory,
-                pids_limit=limits.pids,
+                **self._locked_down(limits, network=limits.network, tmp_size="512m"),
                 environment={
                     **plan.environment,  # never over the sandbox's own: HOME, PYTHONPATH
                     "HOME": "/tmp",
@@ -126,7 +186,7 @@ class DockerBackend(Backend):
                     str(exchange): {"bind": _REPLAY, "mode": "rw"},
                     str(runner_dir): {"bind": _RUNNER_DIR, "mode": "ro"},
                 },
-                labels={"org.repropack.replay": "1"},
+                labels=replay_labels(limits.timeout, keep),
             )
             timed_out = False
             exit_code = None
@@ -143,13 +203,13 @@ class DockerBackend(Backend):
             finally:
                 if not keep:
                     container.remove(force=True)
-            report_path = exchange / "report.json"
-            report = json.loads(report_path.read_text()) if report_path.is_file() else None
+            report = read_report(exchange / "report.json")  # planted by a hostile sandbox, maybe: never followed
             return SandboxRun(
-                report=report,
+                report=report.data,
                 exit_code=exit_code,
                 timed_out=timed_out,
                 out_of_memory=out_of_memory,
                 log_tail=log_tail,
                 seconds=time.monotonic() - started,
+                report_problem=report.problem,
             )

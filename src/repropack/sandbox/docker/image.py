@@ -1,33 +1,54 @@
 """Build a package's image through the Docker SDK, reusing it when it exists.
 
-The tag is a hash of everything that defines the environment: the rendered
-Dockerfile and lock (the package's environment hash) and the base image's id.
-A second replay of the same environment finds the tag and builds nothing.
+Nothing executable is taken from the package. The build context holds only
+what repropack writes: its own Dockerfile, rendered from the package's facts
+(``BuildRequest.inputs``) on the base image's id as this engine has it (never
+pulled), the lock re-rendered from its strictly parsed entries, the CA bundle,
+and the package's wheels, each copied without following links and checked
+against its recorded sha256. The reviewer's index reaches the build as build
+arguments. The tag is a hash of the rendered Dockerfile and lock (which name
+the base image's id): a second replay of the same environment builds nothing.
+A build that runs past ``build_timeout`` is cancelled: its stream is cut (the
+engine stops the build), its intermediate containers and images are removed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import shutil
+import socket
+import stat
 import tempfile
+import threading
 import time
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 
 import docker
-from docker.errors import APIError, BuildError, ImageNotFound
+from docker.errors import APIError, BuildError, ImageNotFound, NotFound
+from docker.utils import kwargs_from_env
 
-from repropack.errors import BuildFailed, CannotRun
-from repropack.model import RESERVED_DIR, layout
+from repropack.environment.dockerfile import environment_hash, render_dockerfile
+from repropack.errors import BadInput, BuildFailed, CannotRun
+from repropack.model import layout
 from repropack.sandbox.base import BuildRequest, PreparedEnvironment
 
 IMAGE_REPOSITORY = "repropack/env"
+_DOCKERFILE = "Dockerfile"  # at the context's root, outside the package's reserved folder
 _PIP_REQUIREMENT_ERRORS = (
     re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
     re.compile(r"No matching distribution found for (\S+)"),
     re.compile(r"Failed to build (\S+)"),
     re.compile(r"Failed building wheel for (\S+)"),
+    re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES"),
 )
+# What the classic builder prints about the containers and images it makes.
+_RUNNING_IN = re.compile(r"^\s*---> Running in ([0-9a-f]{12,64})\s*$")
+_STEP_RESULT = re.compile(r"^\s*---> ([0-9a-f]{12,64})\s*$")
+_USING_CACHE = re.compile(r"^\s*---> Using cache\s*$")
+_COPY_CHUNK = 2**20
 
 
 def image_tag(environment_hash: str, base_image_id: str) -> str:
@@ -45,11 +66,46 @@ def _base_image_id(client: docker.DockerClient, base_image: str) -> str:
         ) from None
 
 
-def _build_context(package_root: Path, into: Path, ca_bundle: Path | None) -> None:
-    """The package's reserved folder only: payload data never enters the build."""
-    shutil.copytree(package_root / RESERVED_DIR, into / RESERVED_DIR)
-    target = into / layout.CA_BUNDLE
-    target.write_bytes(ca_bundle.read_bytes() if ca_bundle else b"")
+def rendered_dockerfile(request: BuildRequest, base_image_id: str) -> str:
+    """The Dockerfile this build runs: repropack's template over the package's facts, FROM the base's id."""
+    inputs = request.inputs
+    return render_dockerfile(
+        replace(inputs.environment, base_image=base_image_id),
+        wheelhouse=bool(inputs.wheelhouse),
+        local_wheels={PurePosixPath(path).name: sha256 for path, sha256 in inputs.local_wheels.items()},
+    )
+
+
+def _build_context(request: BuildRequest, dockerfile: str, into: Path) -> None:
+    """Only what repropack wrote: the Dockerfile, the re-rendered lock, the CA bundle, the verified wheels."""
+    (into / layout.RESERVED_DIR).mkdir()
+    (into / _DOCKERFILE).write_text(dockerfile, encoding="utf-8")
+    (into / layout.LOCK).write_text(request.inputs.lock_text, encoding="utf-8")
+    (into / layout.CA_BUNDLE).write_bytes(request.ca_bundle.read_bytes() if request.ca_bundle else b"")
+    wheels: Mapping[str, str] = {**request.inputs.wheelhouse, **request.inputs.local_wheels}
+    for path, sha256 in sorted(wheels.items()):
+        _copy_verified(request.package_root / path, into / path, sha256, path)
+
+
+def _copy_verified(source: Path, target: Path, sha256: str, shown: str) -> None:
+    """Copy a regular file (never through a link) and check the copy's sha256: what is built is what was checked."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise BadInput(f"{shown}: cannot be read for the build ({exc.strerror})") from None
+    digest = hashlib.sha256()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BadInput(f"{shown}: not a regular file; not built")
+        with open(target, "wb") as out:
+            while chunk := os.read(fd, _COPY_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+    finally:
+        os.close(fd)
+    if digest.hexdigest() != sha256:
+        raise BadInput(f"{shown}: sha256 {digest.hexdigest()} differs from recorded {sha256}; not built")
 
 
 def _failure_reason(log: list[str]) -> str:
@@ -57,6 +113,8 @@ def _failure_reason(log: list[str]) -> str:
         for line in reversed(log):
             match = pattern.search(line)
             if match:
+                if not pattern.groups:
+                    return "a downloaded file does not match the lock's --hash (pip --require-hashes)"
                 return f"cannot install requirement {match.group(1)}"
     meaningful = [line.strip() for line in log if line.strip()]
     return meaningful[-1][:300] if meaningful else "the build stopped without a message"
@@ -64,38 +122,145 @@ def _failure_reason(log: list[str]) -> str:
 
 def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedEnvironment:
     """Build the image for ``request`` or reuse the one already tagged for it."""
-    tag = image_tag(request.environment_hash, _base_image_id(client, request.base_image))
+    base_id = _base_image_id(client, request.base_image)
+    dockerfile = rendered_dockerfile(request, base_id)
+    rendered_hash = environment_hash(dockerfile, request.inputs.lock_text)
+    tag = image_tag(rendered_hash, base_id)
     try:
         image = client.images.get(tag)
         return PreparedEnvironment(reference=image.id, name=tag, reused=True)
     except ImageNotFound:
         pass
     started = time.monotonic()
-    log: list[str] = []
     with tempfile.TemporaryDirectory(prefix="repropack-build-") as context:
-        _build_context(request.package_root, Path(context), request.ca_bundle)
-        try:
-            stream = client.api.build(
-                path=context,
-                dockerfile=layout.DOCKERFILE,
-                tag=tag,
-                rm=True,
-                forcerm=True,
-                pull=False,
-                decode=True,
-                network_mode="none" if request.offline else None,
-                labels={"org.repropack.environment-hash": request.environment_hash},
-            )
-            for chunk in stream:
-                if "stream" in chunk:
-                    for line in chunk["stream"].splitlines():
-                        log.append(line)
-                        if request.on_log:
-                            request.on_log(line)
-                if "error" in chunk:
-                    log.append(chunk["error"])
-                    raise BuildFailed(f"build failed: {_failure_reason(log)}")
-        except (APIError, BuildError) as exc:
-            raise BuildFailed(f"build failed: {_failure_reason(log + [str(exc)])}") from None
-    image = client.images.get(tag)
+        _build_context(request, dockerfile, Path(context))
+        build = _Build(client, request)
+        build.run(
+            path=context,
+            dockerfile=_DOCKERFILE,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,  # FROM names the base by its local id: nothing is ever pulled
+            decode=True,
+            network_mode="none" if request.offline else None,
+            buildargs=request.index.build_args(),
+            labels={"org.repropack.environment-hash": rendered_hash},
+        )
+    try:
+        image = client.images.get(tag)
+    except ImageNotFound:
+        raise BuildFailed(
+            f"build failed: the build stream ended without an image: {_failure_reason(build.log)}"
+        ) from None
     return PreparedEnvironment(reference=image.id, name=tag, reused=False, build_seconds=time.monotonic() - started)
+
+
+@dataclass
+class _Build:
+    """One build's stream, read until it ends, fails or runs past the request's time limit."""
+
+    client: docker.DockerClient
+    request: BuildRequest
+    log: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    _containers: list[str] = field(default_factory=list)  # intermediate containers it started
+    _images: list[str] = field(default_factory=list)  # intermediate images it made (not found in the cache)
+    _cached: bool = False
+    _before: set[str] = field(default_factory=set)  # every image id the engine had before: never removed
+
+    def run(self, **options) -> None:
+        self._before = {image.id for image in self.client.images.list(all=True)}
+        # A client of its own (the engine ``engine_client`` reaches), so cutting its stream touches nothing else.
+        engine = self.client.api
+        api = _StreamingAPI(version=engine.api_version, timeout=engine.timeout, **kwargs_from_env())
+        timer = threading.Timer(self.request.build_timeout, self._cancel, args=(api,))
+        timer.daemon = True
+        timer.start()
+        try:
+            for chunk in api.build(**options):
+                for line in str(chunk.get("stream", "")).splitlines():
+                    self._note(line)
+                if "error" in chunk:
+                    self.log.append(str(chunk["error"]))
+                    raise BuildFailed(f"build failed: {_failure_reason(self.log)}")
+        except BuildFailed:
+            self._raise_if_timed_out()
+            raise
+        except Exception as exc:  # the engine's error, or what the HTTP stack raises for a cut stream
+            self._raise_if_timed_out()
+            if isinstance(exc, (APIError, BuildError)):
+                raise BuildFailed(f"build failed: {_failure_reason(self.log + [str(exc)])}") from None
+            raise
+        finally:
+            timer.cancel()
+            api.close()
+        if not any(line.startswith("Successfully built ") for line in self.log):  # the limit fell after the end
+            self._raise_if_timed_out()
+
+    def _note(self, line: str) -> None:
+        self.log.append(line)
+        if self.request.on_log:
+            self.request.on_log(line)
+        if _USING_CACHE.match(line):
+            self._cached = True
+        elif match := _RUNNING_IN.match(line):
+            self._containers.append(match.group(1))
+        elif match := _STEP_RESULT.match(line):
+            if not self._cached:
+                self._images.append(match.group(1))
+            self._cached = False
+
+    def _cancel(self, api: _StreamingAPI) -> None:
+        self.timed_out = True
+        api.cut()
+
+    def _raise_if_timed_out(self) -> None:
+        if not self.timed_out:
+            return
+        self._clean_up()
+        raise BuildFailed(
+            f"build failed: it ran past the build time limit of {self.request.build_timeout} s and was cancelled "
+            "(raise it with --build-timeout SECONDS)"
+        )
+
+    def _clean_up(self) -> None:
+        """Remove what the cancelled build left: its intermediate containers, then its images, newest first."""
+        for container in self._containers:
+            try:
+                self.client.api.remove_container(container, force=True)
+            except (NotFound, APIError):
+                pass  # already removed by the engine
+        for image in reversed(self._images):
+            try:
+                if self.client.api.inspect_image(image)["Id"] not in self._before:  # the FROM lines name the base
+                    self.client.api.remove_image(image, force=True, noprune=True)
+            except (NotFound, APIError):
+                pass
+
+
+class _StreamingAPI(docker.APIClient):
+    """An engine client whose build stream another thread can cut.
+
+    The engine stops a build whose client goes away; shutting the socket down
+    (not merely closing it) also wakes the reader blocked on it.
+    """
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.responses: list = []
+
+    def _post(self, url, **kwargs):
+        response = super()._post(url, **kwargs)
+        self.responses.append(response)
+        return response
+
+    def cut(self) -> None:
+        for response in self.responses:
+            sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            response.close()
