@@ -171,7 +171,10 @@ def test_a_notebook_cannot_stop_or_kill_the_containers_own_deadline(docker_engin
     try:
         status = container.wait(timeout=120)  # only this test waits; nothing kills it from outside
         took = time.monotonic() - started
-        assert status["StatusCode"] == 137, container.logs().decode()
+        # 137: killed at the deadline. 143: the TERM the watchdog passes on ended the run early (whether it
+        # reaches the sleeping child first is a race): the attacker only cut its own run short. Either way the
+        # container ended by the deadline; the one failure is a container still running (no status in time).
+        assert status["StatusCode"] in (137, 143), (status, container.logs().decode())
         assert took < 2 + SELF_KILL_MARGIN + 15
     finally:
         container.remove(force=True)
