@@ -119,9 +119,9 @@ def main() -> int:
     return 0
 
 
-def ensure_dataset(dataset: Path) -> list[Path]:
+def ensure_dataset(dataset: Path, total_bytes: int = DATASET_BYTES) -> list[Path]:
     """The dataset's files, written only if missing or not matching the manifest."""
-    sizes = dataset_sizes()
+    sizes = dataset_sizes(total_bytes)
     manifest = json.dumps({"seed": DATASET_SEED, "sizes": sizes})
     manifest_path = dataset / "manifest.json"
     paths = [dataset / f"d{index % 20:02d}" / f"f{index:04d}.bin" for index in range(len(sizes))]
@@ -146,13 +146,13 @@ def ensure_dataset(dataset: Path) -> list[Path]:
     return paths
 
 
-def dataset_sizes() -> list[int]:
-    """2,000 sizes from a few bytes to tens of MiB (log-normal), summing to exactly 1 GiB."""
+def dataset_sizes(total_bytes: int = DATASET_BYTES) -> list[int]:
+    """2,000 sizes from a few bytes to tens of MiB (log-normal), summing to exactly ``total_bytes`` (1 GiB)."""
     rng = random.Random(DATASET_SEED)
     weights = [rng.lognormvariate(0, 2.0) for _ in range(DATASET_FILES)]
-    scale = DATASET_BYTES / sum(weights)
+    scale = total_bytes / sum(weights)
     sizes = [max(1, int(weight * scale)) for weight in weights]
-    sizes[sizes.index(max(sizes))] += DATASET_BYTES - sum(sizes)
+    sizes[sizes.index(max(sizes))] += total_bytes - sum(sizes)
     return sizes
 
 

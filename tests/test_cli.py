@@ -43,6 +43,27 @@ def test_default_output_is_project_name_crate_zip_in_cwd(project, tmp_path):
     assert (work / "study.crate.zip").is_file()
 
 
+def test_export_from_inside_the_project_writes_beside_it_and_says_where(project, tmp_path):
+    done = repropack("export", "--no-execute", cwd=project)
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "study.crate.zip"
+    assert written.is_file() and not list(project.glob("*.zip"))
+    assert f"wrote {written}: 1 notebook(s)" in done.stderr
+
+
+def test_a_restrict_pattern_matching_no_file_is_refused_naming_it_and_where_it_came_from(project, tmp_path):
+    config = project / "repropack.toml"
+    config.write_text('restrict = ["data/input.cvs"]\n' + config.read_text())  # above its tables
+    out = tmp_path / "out.zip"
+    done = repropack("export", str(project), "--no-execute", "-o", str(out))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "repropack: error: restrict pattern 'data/input.cvs' (from repropack.toml) matches no file in the project; "
+        "nothing was written"
+    ]
+    assert not out.exists() and not list(tmp_path.glob(".out.zip*"))
+
+
 @pytest.mark.parametrize(
     "args, code, fragment",
     [

@@ -26,6 +26,16 @@ def test_list_flags_extend_configured_lists(tmp_path):
     assert resolved.values.restrict == ("data/a.csv", "data/b.csv")
 
 
+def test_each_item_of_a_list_setting_remembers_where_it_was_given(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.repropack]\nrestrict = ["data/a.csv"]\ninclude = ["raw/*"]\n')
+    resolved = resolve_settings({"restrict": ("data/b.csv", "data/a.csv")}, tmp_path, user={"exclude": ["*.tmp"]})
+    assert resolved.origin("restrict", "data/a.csv") == "pyproject.toml [tool.repropack]"
+    assert resolved.origin("restrict", "data/b.csv") == "--restrict"
+    assert resolved.origin("include", "raw/*") == "pyproject.toml [tool.repropack]"
+    assert resolved.origin("exclude", "*.tmp").endswith("config.toml")
+    assert resolved.values.include == ("raw/*",) and resolved.sources["include"] == "project"
+
+
 def test_user_config_file_is_read_from_xdg_config_home(tmp_path, monkeypatch):
     config = tmp_path / "xdg" / "repropack" / "config.toml"
     config.parent.mkdir(parents=True)
@@ -64,17 +74,24 @@ def test_replay_settings_come_from_flags_then_user_config_then_defaults():
     from repropack.config import resolve_replay_settings
 
     chosen = resolve_replay_settings(
-        {"backend": None, "timeout": 60, "memory": None, "base_image": None},
-        {"replay": {"timeout": 5, "memory": "1g", "backend": "local"}},
+        {"backend": None, "total_timeout": 60, "memory": None, "base_image": None},
+        {"replay": {"total_timeout": 5, "timeout": 30, "memory": "1g", "backend": "local"}},
     )
     values = chosen.values
     assert (values.backend, values.limits.timeout, values.limits.memory, values.base_image) == ("local", 60, "1g", None)
-    assert chosen.sources["timeout"] == "flag" and chosen.sources["backend"] == "user"
+    assert values.timeout == 30  # per cell, from the user config; the total (limits.timeout) from the flag
+    assert chosen.sources["total_timeout"] == "flag" and chosen.sources["timeout"] == "user"
+    assert chosen.sources["backend"] == "user"
+    recorded = values.recorded(chosen.sources)
+    assert recorded["timeout"] == {"value": 30, "source": "user"}
+    assert recorded["total_timeout"] == {"value": 60, "source": "flag"}
     # Neither given: derived at replay from what the package recorded (replay/limits.py).
-    unset = resolve_replay_settings({}, {}).values.limits
-    assert (unset.memory, unset.timeout) == (None, None)
+    unset = resolve_replay_settings({}, {}).values
+    assert (unset.limits.memory, unset.limits.timeout, unset.timeout) == (None, None, None)
     with pytest.raises(BadInput, match="'timeout' must be a positive whole number"):
         resolve_replay_settings({}, {"replay": {"timeout": "soon"}})
+    with pytest.raises(BadInput, match="'total_timeout' must be a positive whole number"):
+        resolve_replay_settings({}, {"replay": {"total_timeout": 0}})
 
 
 def test_replay_settings_record_their_sources_and_the_operator_defaults_to_a_true_fact(monkeypatch):

@@ -1164,7 +1164,8 @@ def test_a_notebook_using_300_mb_replays_within_the_derived_limit_and_128m_names
     limit_mib = int(derived.limits["memory"].removesuffix("m"))
     assert limit_mib * 2**20 >= 2 * run.peak_memory  # twice the recorded peak, not a fixed 2 GiB
     assert derived.settings["memory"] == {"value": derived.limits["memory"], "source": "package"}
-    assert derived.settings["timeout"]["source"] == "package" and derived.limits["timeout_s"] >= 300
+    assert derived.settings["total_timeout"]["source"] == "package" and derived.limits["timeout_s"] >= 300
+    assert derived.settings["timeout"] == {"value": 600, "source": "package"}  # per cell: the export's
 
     from repropack.config import SandboxLimits
     from repropack.model import CauseKind

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 import platformdirs
 
+from repropack import parameters as notebook_parameters
 from repropack.errors import BadInput
 from repropack.model import Organization, Person
 
@@ -51,12 +52,14 @@ class ExportSettings:
     notebooks: tuple[str, ...] = ()
     execute: bool = True
     allow_errors: bool = False
-    timeout: int = 600
+    timeout: int = 600  # seconds a single cell may run, as at replay
+    total_timeout: int | None = None  # seconds all the notebooks' runs together may take; None: no limit
     runs: int = 1  # times each notebook is run; from 2 on, outputs that differ between runs are recorded
     kernel: str = "python3"
     restrict: tuple[str, ...] = ()
     restrict_note: str = "Restricted input: not distributed with the package; obtain it from the data controller."
     exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()  # globs taking files back that the project's .gitignore leaves out
     allow_secret: tuple[str, ...] = ()
     wheelhouse: bool = False
     # Environment variables recorded at export and set at replay, beyond the built-in ones that change
@@ -67,9 +70,13 @@ class ExportSettings:
     description: str = ""
     license: str = ""
     keywords: tuple[str, ...] = ()
+    version: str = ""  # of the work the package holds; also read from CITATION.cff, codemeta.json, pyproject.toml...
+    doi: str = ""  # the work's DOI, "10.NNNN/..." (export/project_metadata.py reads the project's files for it too)
     authors: tuple[Mapping[str, Any], ...] = ()
     publisher: Mapping[str, Any] = field(default_factory=dict)
     compare: Mapping[str, Any] = field(default_factory=dict)
+    # Values injected into each notebook's ``parameters`` cell (papermill); a "*.ipynb" key holds one notebook's.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
     crate_version: str = DEFAULT_CRATE_VERSION
     force: bool = False
     json: bool = False
@@ -77,7 +84,15 @@ class ExportSettings:
     @property
     def execution(self) -> ExecutionSettings:
         """What the capture stage needs: how to run the notebooks and which files to watch."""
-        return ExecutionSettings(self.execute, self.kernel, self.timeout, self.allow_errors, self.exclude)
+        return ExecutionSettings(
+            self.execute,
+            self.kernel,
+            self.timeout,
+            self.allow_errors,
+            self.exclude,
+            dict(self.parameters),
+            self.total_timeout,
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,8 @@ class ExecutionSettings:
     timeout: int  # seconds a single cell may run
     allow_errors: bool
     exclude: tuple[str, ...]
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # as ExportSettings.parameters
+    total_timeout: int | None = None  # seconds every notebook run of the export may take together
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,14 @@ class ResolvedSettings:
 
     values: ExportSettings
     sources: Mapping[str, str]  # setting name -> "flag" | "project" | "user" | "default"
+    # Package metadata field -> the file or setting it came from (export/project_metadata.py); recorded with the rest.
+    metadata_sources: Mapping[str, str] = field(default_factory=dict)
+    # list setting -> item -> where that item was given ("--restrict", "repropack.toml", the user config's path)
+    origins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def origin(self, name: str, item: str) -> str:
+        """Where one item of the list setting ``name`` was given, for a message: "--restrict", "repropack.toml"."""
+        return self.origins.get(name, {}).get(item, self.sources.get(name, "default"))
 
     def recorded(self) -> dict[str, Any]:
         """The settings as stored in a package: JSON-able, with their sources."""
@@ -106,6 +131,8 @@ class ResolvedSettings:
                 continue
             value = getattr(self.values, f.name)
             out[f.name] = {"value": _jsonable(value), "source": self.sources[f.name]}
+        if self.metadata_sources:
+            out["metadata_sources"] = {"value": dict(self.metadata_sources), "source": "project files and settings"}
         return out
 
 
@@ -126,11 +153,13 @@ _FIELD_TYPES: dict[str, type] = {
     "execute": bool,
     "allow_errors": bool,
     "timeout": int,
+    "total_timeout": int,
     "runs": int,
     "kernel": str,
     "restrict": tuple,
     "restrict_note": str,
     "exclude": tuple,
+    "include": tuple,
     "allow_secret": tuple,
     "wheelhouse": bool,
     "env": tuple,
@@ -139,9 +168,12 @@ _FIELD_TYPES: dict[str, type] = {
     "description": str,
     "license": str,
     "keywords": tuple,
+    "version": str,
+    "doi": str,
     "authors": tuple,
     "publisher": dict,
     "compare": dict,
+    "parameters": dict,
     "crate_version": str,
     "force": bool,
     "json": bool,
@@ -168,10 +200,12 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         raise BadInput(f"{where}: setting {name!r} must be an integer")
     if not isinstance(value, expected):
         raise BadInput(f"{where}: setting {name!r} must be a {expected.__name__}")
-    if name == "timeout" and value <= 0:
-        raise BadInput(f"{where}: setting 'timeout' must be positive")
+    if name in ("timeout", "total_timeout") and value <= 0:
+        raise BadInput(f"{where}: setting {name!r} must be positive (whole seconds)")
     if name == "runs" and value < 1:
         raise BadInput(f"{where}: setting 'runs' must be 1 or more (2 runs show what differs between runs)")
+    if name == "parameters":
+        return notebook_parameters.check_table(value, f"{where} [parameters]")
     if name == "crate_version" and value not in CRATE_VERSIONS:
         raise BadInput(f"{where}: setting 'crate_version' must be one of {', '.join(CRATE_VERSIONS)}")
     return value
@@ -222,6 +256,7 @@ def resolve_settings(
     project_table, project_file = project_config(project)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    origins: dict[str, dict[str, str]] = {}
     for f in fields(ExportSettings):
         sources[f.name] = "default"
     # The user config's [replay] and [open] tables hold replay and opening settings, not export ones.
@@ -235,13 +270,21 @@ def resolve_settings(
         for name, raw in table.items():
             values[name] = _coerce(name, raw, where)
             sources[name] = layer_name
+            if _FIELD_TYPES[name] is tuple:
+                origins[name] = {item: where for item in values[name] if isinstance(item, str)}
     for name, raw in flags.items():
         value = _coerce(name, list(raw) if isinstance(raw, tuple) else raw, "command line")
         if _FIELD_TYPES[name] is tuple and name in values and name != "notebooks":
             value = tuple(values[name]) + tuple(v for v in value if v not in values[name])
+        if _FIELD_TYPES[name] is tuple:  # an item given in a file and again as a flag keeps the file as its origin
+            flag = "--notebook" if name == "notebooks" else f"--{name.replace('_', '-')}"
+            configured = origins.get(name, {}) if name != "notebooks" else {}
+            origins[name] = {**{item: flag for item in value if isinstance(item, str)}, **configured}
+        if name == "parameters" and name in values:  # a flag's value wins, the project's others stay
+            value = notebook_parameters.merge(values[name], value)
         values[name] = value
         sources[name] = "flag"
-    return ResolvedSettings(ExportSettings(**values), sources)
+    return ResolvedSettings(ExportSettings(**values), sources, origins=origins)
 
 
 # --- opening a package or a record --------------------------------------------------------------
@@ -291,7 +334,9 @@ class SandboxLimits:
     the fallbacks below for a package that recorded none. A replay runs with the derived values filled in.
     """
 
-    timeout: int | None = None  # wall-clock seconds for all notebooks; the sandbox is killed after
+    # Wall-clock seconds for all notebooks, the total (``--total-timeout``); the sandbox is killed after.
+    # A single cell's limit is ``ReplaySettings.timeout``, the runner's.
+    timeout: int | None = None
     memory: str | None = None  # as Docker takes it: "512m", "2g"
     pids: int = 256
     network: bool = False
@@ -351,6 +396,7 @@ class ReplaySettings:
     inputs: Mapping[str, Path] = field(default_factory=dict)  # package path -> file supplying a restricted input
     inputs_dir: Path | None = None  # a folder holding restricted inputs at their package paths
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    timeout: int | None = None  # seconds a single cell may run (``--timeout``); None: the package's recorded one
     compare: tuple[str, ...] = ()  # GLOB=RULE[:k=v,...], applied over the package's declared rules
     build_timeout: int = DEFAULT_BUILD_TIMEOUT  # seconds the environment's build may take; then it is cancelled
     keep: bool = False
@@ -361,6 +407,8 @@ class ReplaySettings:
     operator: Person | None = None
     crate_version: str = DEFAULT_CRATE_VERSION
     opening: OpeningLimits = field(default_factory=OpeningLimits)
+    # What-if values (``replay -p``): injected instead of the recorded ones; the verdict is then no reproduction.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
     def recorded(self, sources: Mapping[str, str]) -> dict[str, Any]:
         """The settings as a record states them: JSON-able values with their sources.
@@ -375,7 +423,8 @@ class ReplaySettings:
             "offline": self.offline,
             "inputs": sorted(self.inputs),
             "inputs_dir": self.inputs_dir is not None,
-            "timeout": self.limits.timeout,
+            "timeout": self.timeout,
+            "total_timeout": self.limits.timeout,
             "memory": self.limits.memory,
             "disk": self.limits.disk,
             "compare": list(self.compare),
@@ -383,6 +432,7 @@ class ReplaySettings:
             "keep": self.keep,
             "keep_restricted": self.keep_restricted,
             "crate_version": self.crate_version,
+            "parameters": dict(self.parameters),
         }
         return {name: {"value": value, "source": sources.get(name, "default")} for name, value in values.items()}
 
@@ -394,6 +444,7 @@ _REPLAY_TABLE: dict[str, type] = {
     "backend": str,
     "base_image": str,
     "timeout": int,
+    "total_timeout": int,
     "build_timeout": int,
     "memory": str,
     "disk": str,
@@ -412,7 +463,7 @@ class Resolved(Generic[SettingsT]):
 
 def _replay_value(name: str, value: Any, where: str) -> Any:
     expected = _REPLAY_TABLE[name]
-    if name in ("timeout", "build_timeout"):
+    if name in ("timeout", "total_timeout", "build_timeout"):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise BadInput(f"{where}: replay setting {name!r} must be a positive whole number of seconds")
     elif name == "memory":
@@ -434,7 +485,7 @@ def _replay_value(name: str, value: Any, where: str) -> Any:
 def resolve_replay_settings(
     flags: Mapping[str, Any], user: Mapping[str, Any] | None = None
 ) -> Resolved[ReplaySettings]:
-    """Flags (only those given; ``timeout``/``memory``/``disk`` for the limits) over the user config's
+    """Flags (only those given; ``total_timeout``/``memory``/``disk`` for the limits) over the user config's
     ``[replay]`` table over the defaults; returns ``Resolved(ReplaySettings, sources)``."""
     user_table = user_config() if user is None else dict(user)
     replay_table = user_table.get("replay", {})
@@ -457,7 +508,7 @@ def resolve_replay_settings(
     operator = person_from_table(operator_table, f"{where} operator") if operator_table else default_operator()
     sources.setdefault("operator", "default")
     limits = SandboxLimits(
-        timeout=chosen.pop("timeout", SandboxLimits.timeout),
+        timeout=chosen.pop("total_timeout", SandboxLimits.timeout),
         memory=chosen.pop("memory", SandboxLimits.memory),
         disk=chosen.pop("disk", SandboxLimits.disk),
     )

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from repropack.crate.writer import PackageContent, metadata_bytes, write_package
+from repropack.crate.writer import PackageContent, metadata_bytes, package_staging, write_package
 from repropack.errors import BadInput
+from repropack.fs.hashing import HashCache
 from repropack.fs.tree import snapshot
 from repropack.model import layout
 
@@ -198,3 +199,57 @@ def test_failure_while_swapping_in_a_forced_output_restores_the_old_one(source, 
     monkeypatch.undo()
     assert (out.read_bytes() if out.is_file() else _tree(out)) == before
     assert _leftovers(out) == []
+
+
+# --- a folder package staged while its files are hashed (each file read once) -------------------------------
+
+
+def _staged_write(source: Path, out: Path, cache, *, force: bool, states=None) -> None:
+    content = _content(source, states)
+    with package_staging(out, force=force) as staging:
+        assert staging is not None
+        staging.add_project_files(content.disk_files, cache=cache)
+        write_package(out, content, force=force, date_published=DATE, staging=staging)
+
+
+def test_a_staged_folder_package_has_the_same_files_as_a_copied_one(source, tmp_path):
+    copied, staged = tmp_path / "copied", tmp_path / "staged"
+    write_package(copied, _content(source), force=False, date_published=DATE)
+    _staged_write(source, staged, HashCache(tmp_path / "cache.sqlite"), force=False)
+    assert _tree(staged) == _tree(copied) == _expected(source)
+    assert _leftovers(staged) == []
+
+
+def test_a_forced_re_export_links_the_unchanged_files_of_the_package_it_replaces(source, tmp_path):
+    out, cache = tmp_path / "pkg", HashCache(tmp_path / "cache.sqlite")
+    _staged_write(source, out, cache, force=False)
+    inodes = {rel: (out / rel).stat().st_ino for rel in ("zeta.txt", "data/input.csv")}
+    (source / "zeta.txt").write_bytes(b"changed\n")
+    _staged_write(source, out, cache, force=True)
+    assert (out / "data" / "input.csv").stat().st_ino == inodes["data/input.csv"]  # the old package's file, linked
+    assert (out / "data" / "input.csv").stat().st_nlink == 1  # and the old package is gone
+    assert (out / "zeta.txt").read_bytes() == b"changed\n"
+    assert _tree(out) == _expected(source) and _leftovers(out) == []
+
+
+def test_a_staged_package_is_removed_when_the_export_fails_after_staging(source, tmp_path):
+    out = tmp_path / "out" / "pkg"
+    out.parent.mkdir()
+    with pytest.raises(BadInput, match="refused later"), package_staging(out, force=False) as staging:
+        staging.add_project_files(_content(source).disk_files, cache=None)
+        raise BadInput("refused later")  # e.g. the restricted-data guard, after hashing
+    assert sorted(out.parent.iterdir()) == []
+
+
+def test_a_file_changed_before_it_is_staged_is_refused_and_nothing_is_left(source, tmp_path):
+    out = tmp_path / "out" / "pkg"
+    out.parent.mkdir()
+    states = _modify_after_hashing(source)
+    with pytest.raises(BadInput, match=r"^data/input.csv: the file changed while it was being packaged"):
+        _staged_write(source, out, None, force=False, states=states)
+    assert sorted(out.parent.iterdir()) == []
+
+
+def test_a_zip_output_is_not_staged(tmp_path):
+    with package_staging(tmp_path / "pkg.zip", force=False) as staging:
+        assert staging is None

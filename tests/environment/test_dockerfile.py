@@ -68,8 +68,12 @@ def test_build_stage_installs_the_lock_into_a_virtualenv():
     assert ("COPY", f".repropack/requirements.lock.txt {LOCK_PATH}") in build
     runs = [args for keyword, args in build if keyword == "RUN"]
     assert len(runs) == 1
-    assert "python3 -m venv /opt/repropack/venv" in runs[0]
-    assert re.search(rf"/opt/repropack/venv/bin/pip install .*-r {re.escape(LOCK_PATH)}$", runs[0])
+    assert "python3 -m venv --without-pip /opt/repropack/venv" in runs[0]
+    assert re.search(
+        rf"/opt/repropack/uv pip install --no-config .*--python /opt/repropack/venv/bin/python .*-r {re.escape(LOCK_PATH)}$",
+        runs[0],
+    )
+    assert "/pip install" not in runs[0]  # uv only: no pip of the image, none in the virtualenv
     assert not [args for keyword, args in final if keyword == "RUN"]  # nothing is installed in the final stage
 
 
@@ -96,14 +100,36 @@ def test_classic_builder_syntax_only(wheelhouse):
             assert not re.search(r"--(link|chmod|parents|exclude)\b", args), args
 
 
-def test_without_wheelhouse_pip_uses_the_index():
+def test_without_wheelhouse_uv_uses_the_hosts_wheels_and_the_index_unless_told_not_to():
     text = _render(wheelhouse=False)
-    assert "--no-index" not in text
-    assert "--find-links" not in text
+    build, _ = stages(text)
+    (run,) = [args for keyword, args in build if keyword == "RUN"]
+    assert " --no-index" not in text  # the index is left out only by the build argument
+    assert re.findall(r"--find-links \S+", run) == ["--find-links /opt/repropack/wheels"]
+    assert ("ARG", "REPROPACK_NO_INDEX") in build
+    assert "--find-links /opt/repropack/wheels ${REPROPACK_NO_INDEX:+--no-index} -r" in run  # sh expands it
     assert "wheelhouse" not in " ".join(args for _, args in instructions(text))
 
 
-def test_with_wheelhouse_pip_installs_only_from_the_packaged_wheels():
+def test_the_installer_and_the_hosts_wheels_are_in_the_build_stage_only():
+    build, final = stages(_render())
+    assert ("COPY", "repropack-build/uv /opt/repropack/uv") in build
+    assert ("COPY", "repropack-build/wheels /opt/repropack/wheels") in build
+    final_text = " ".join(args for _, args in final)
+    assert "uv" not in final_text.split() and "/opt/repropack/uv" not in final_text and "wheels" not in final_text
+    (run,) = [args for keyword, args in build if keyword == "RUN"]
+    assert "--no-config" in run  # no uv.toml or pyproject of the build's file system is read
+    assert "--compile-bytecode" in run  # as pip did: the read-only image cannot cache bytecode later
+
+
+def test_the_ca_bundle_reaches_uv_as_ssl_cert_file():
+    (run,) = [args for keyword, args in stages(_render())[0] if keyword == "RUN"]
+    assert run.startswith(
+        "if [ -s /opt/repropack/ca-bundle.crt ]; then export SSL_CERT_FILE=/opt/repropack/ca-bundle.crt; fi"
+    )
+
+
+def test_with_wheelhouse_uv_installs_only_from_the_packaged_wheels():
     build, final = stages(_render(wheelhouse=True))
     assert ("COPY", ".repropack/wheelhouse /opt/repropack/wheelhouse") in build
     (run,) = [args for keyword, args in build if keyword == "RUN"]
@@ -180,8 +206,8 @@ def test_local_wheels_are_installed_after_the_lock_with_no_index_and_no_dependen
     lock_run, wheel_run = [args for keyword, args in build if keyword == "RUN"]
     assert f"-r {LOCK_PATH}" in lock_run
     assert wheel_run == (
-        "/opt/repropack/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index "
-        f"/opt/repropack/local/{WHEEL}"
+        "/opt/repropack/uv pip install --no-config --no-cache --compile-bytecode --python /opt/repropack/venv/bin/python "
+        f"--no-deps --no-index /opt/repropack/local/{WHEEL}"
     )
     assert "local" not in " ".join(args for _, args in final)  # only the venv reaches the final stage
 
@@ -219,7 +245,8 @@ def test_a_hashed_lock_installs_with_require_hashes_and_an_unhashed_one_does_not
         ENV, lock=(LockedDistribution("ipykernel", "6.29.4", ("runtime",), hashes=("a" * 64,)),)
     )
     (run,) = [args for keyword, args in stages(_render(hashed))[0] if keyword == "RUN"]
-    assert "pip install --no-cache-dir --disable-pip-version-check --require-hashes" in run
+    assert "uv pip install --no-config --no-cache --compile-bytecode --python /opt/repropack/venv/bin/python " in run
+    assert "--require-hashes" in run
     (wheelhouse_run,) = [args for keyword, args in stages(_render(hashed, wheelhouse=True))[0] if keyword == "RUN"]
     assert "--require-hashes --no-index --find-links /opt/repropack/wheelhouse" in wheelhouse_run
     assert "--require-hashes" not in _render()
@@ -229,7 +256,8 @@ def test_the_index_is_a_build_argument_of_the_build_stage_only():
     build, final = stages(_render())
     assert ("ARG", "REPROPACK_INDEX_URL") in build and ("ARG", "REPROPACK_EXTRA_INDEX_URL") in build
     (run,) = [args for keyword, args in build if keyword == "RUN"]
-    assert 'export PIP_INDEX_URL="$REPROPACK_INDEX_URL"' in run
+    assert 'export UV_INDEX_URL="$REPROPACK_INDEX_URL"' in run
+    assert 'export UV_EXTRA_INDEX_URL="$REPROPACK_EXTRA_INDEX_URL"' in run
     assert not [args for keyword, args in final if keyword == "ARG"]  # never in the image that runs notebooks
     assert "index-url" not in _render().split("FROM")[-1]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +13,8 @@ from typing import ClassVar
 
 import pytest
 
-from repropack.environment.hashes import hash_lock
+from repropack.environment.hashes import IndexLookups, hash_lock
+from repropack.environment.indexcache import IndexCache
 from repropack.environment.pipindex import PipIndex
 from repropack.model import LockedDistribution
 
@@ -131,3 +134,59 @@ def test_credentials_in_the_index_url_never_reach_the_note(index):
 def test_a_lock_of_local_distributions_only_asks_nothing():
     lock = (LockedDistribution("mypkg", "0.1", (), local=True),)
     assert hash_lock(lock, PipIndex("http://127.0.0.1:9/simple")).lock == lock
+
+
+def test_a_second_lookup_with_the_same_user_cache_asks_nothing(index, tmp_path):
+    cache_path = tmp_path / "index-answers.sqlite"
+    first = hash_lock(LOCK, PipIndex(index), lookups=IndexLookups(IndexCache(cache_path)))
+    assert sorted(_Index.asked) == ["numpy", "six"]
+    _Index.asked = []
+    again = hash_lock(LOCK, PipIndex(index), lookups=IndexLookups(IndexCache(cache_path)))  # a new process
+    assert _Index.asked == [] and again == first
+
+
+def test_a_malformed_cache_entry_is_asked_again_and_the_lock_has_the_index_hashes(index, tmp_path):
+    cache = IndexCache(tmp_path / "index-answers.sqlite")
+    hash_lock(LOCK, PipIndex(index), lookups=IndexLookups(cache))
+    with sqlite3.connect(cache.db_path) as db:  # another process of this user wrote over the answers
+        db.execute("UPDATE release_files SET files = ? WHERE project = 'numpy'", (json.dumps([["x.whl", "zz"]]),))
+        db.execute(
+            "UPDATE release_files SET files = ? WHERE project = 'six'", ('[["six-1.16.0.tar.gz", "' + "g" * 64 + '"]]',)
+        )
+    _Index.asked = []
+    hashed = hash_lock(LOCK, PipIndex(index), lookups=IndexLookups(cache))
+    assert sorted(_Index.asked) == ["numpy", "six"]
+    assert [d.hashes for d in hashed.lock[:2]] == [(A, B), (C,)]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for d in hashed.lock for h in d.hashes)
+
+
+def test_prefetched_pages_are_asked_in_parallel_and_the_lock_waits_only_for_them(tmp_path):
+    class Slow(_Index):
+        delay = 0.5
+        asked: ClassVar[list] = []
+        pages: ClassVar[dict] = {f"p{i}": [(f"p{i}-1.0-py3-none-any.whl", A)] for i in range(8)}
+
+    lock = tuple(LockedDistribution(f"p{i}", "1.0", ("imported",)) for i in range(8))
+    for url in _serve(Slow):
+        lookups = IndexLookups(IndexCache(tmp_path / "index-answers.sqlite"))
+        started = time.monotonic()
+        lookups.prefetch(PipIndex(url), [(d.name, d.version) for d in lock])
+        assert time.monotonic() - started < 0.2  # returns at once: the notebooks run meanwhile
+        hashed = hash_lock(lock, PipIndex(url), lookups=lookups)
+        elapsed = time.monotonic() - started
+        assert all(d.hashes == (A,) for d in hashed.lock)
+        assert elapsed < 2.5, f"8 pages of 0.5 s each took {elapsed:.1f} s: not in parallel"  # one by one: 4 s
+        assert sorted(Slow.asked) == sorted(d.name for d in lock)  # each asked once, prefetch and lock together
+
+
+def test_a_prefetch_that_failed_is_asked_again_by_the_lock(tmp_path):
+    lookups = IndexLookups(IndexCache(tmp_path / "index-answers.sqlite"))
+    lookups.prefetch(PipIndex("http://127.0.0.1:9/simple"), [("numpy", "1.26.4")])  # nothing listens
+    for url in _serve(_Index):
+        _Index.asked = []
+        lookups.prefetch(PipIndex(url), [("numpy", "1.26.4")])
+        hashed = hash_lock(LOCK[:1], PipIndex(url), lookups=lookups)
+        assert hashed.lock[0].hashes == (A, B)
+    assert hash_lock(LOCK[:1], PipIndex("http://127.0.0.1:9/simple"), lookups=lookups).note.startswith(
+        "no artifact hashes: the index could not be asked for numpy"
+    )

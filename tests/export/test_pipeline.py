@@ -328,3 +328,32 @@ def test_reading_data_outside_the_project_is_warned_about(project, tmp_path):
     write_notebook(project / "analysis.ipynb", f"print(open({str(outside)!r}).read())")
     result = export_project(project, tmp_path / "pkg", {})
     assert any("read files outside the project" in w and str(outside) in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("name", ["pkg", "pkg.zip"])
+def test_a_file_changed_after_the_snapshot_is_refused_and_nothing_is_written(project, tmp_path, monkeypatch, name):
+    from repropack.export import pipeline
+
+    real_refuse = pipeline._refuse_secrets
+
+    def refuse_then_append(*args, **kwargs):  # fault injection: someone writes to an input while export runs
+        real_refuse(*args, **kwargs)
+        with open(project / "data" / "input.csv", "a") as stream:
+            stream.write("4,c\n")
+
+    monkeypatch.setattr(pipeline, "_refuse_secrets", refuse_then_append)
+    out = tmp_path / "out" / name
+    out.parent.mkdir()
+    with pytest.raises(BadInput, match=r"^data/input.csv: the file changed while it was being packaged; export again$"):
+        export_project(project, out, {"execute": False})
+    assert list(out.parent.iterdir()) == []
+
+
+def test_no_execute_records_the_same_environment_as_a_kernel_gives(project, tmp_path, monkeypatch):
+    from repropack.export import pipeline
+
+    export_project(project, tmp_path / "direct", {"execute": False})
+    monkeypatch.setattr(pipeline, "environment_reading", lambda *a, **k: None)  # the kernel path, as before
+    export_project(project, tmp_path / "kernel", {"execute": False})
+    for support in (".repropack/capture.json", ".repropack/requirements.lock.txt", ".repropack/Dockerfile"):
+        assert (tmp_path / "direct" / support).read_bytes() == (tmp_path / "kernel" / support).read_bytes(), support

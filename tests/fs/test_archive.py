@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import struct
@@ -455,3 +456,140 @@ def test_refuses_small_members_that_together_expand_past_the_archives_ratio(tmp_
     assert 40 * 256 * 2**10 > 100 * size > 2**20
 
     assert_refused(zip_path, tmp_path / "dest", f"in total \\(100 times the archive's own {size} bytes\\)", limits)
+
+
+# --- stored or deflated, and deflated in parallel -----------------------------------------------------------
+
+
+def _mixed_tree(root: Path) -> Path:
+    """Every kind of entry: tiny, compressible (in memory and spilled to a temp file), incompressible, by name."""
+    write(root / "tiny.txt", b"z\n")
+    write(root / "table.csv", b"".join(b"%d,group-%d,%f\n" % (i, i % 7, i / 3) for i in range(40_000)))
+    write(root / "big/log.txt", b"".join(b"event %d happened at step %d\n" % (i, i * 7) for i in range(300_000)))
+    write(root / "random.bin", os.urandom(300_000))
+    write(root / "figure.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 5000)  # by name, compressible or not
+    write(root / "run.sh", b"#!/bin/sh\necho hi\n").chmod(0o755)
+    return root
+
+
+def _zipfile_reference(source: Path, zip_path: Path) -> None:
+    """The archive zipfile itself writes for the same stored/deflated choices (the single-threaded writer of before)."""
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            name = path.relative_to(source).as_posix()
+            info = zipfile.ZipInfo(name, DATE)
+            info.create_system = 3
+            info.external_attr = ((0o100755 if path.stat().st_mode & 0o111 else 0o100644) & 0xFFFF) << 16
+            stored = name in ("figure.png", "random.bin")
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            info.file_size = path.stat().st_size
+            with archive.open(info, "w") as target:
+                target.write(path.read_bytes())
+
+
+def test_compressed_and_incompressible_files_are_stored_and_the_rest_deflated(tmp_path: Path) -> None:
+    source = _mixed_tree(tmp_path / "src")
+    write_deterministic_zip(source, tmp_path / "out.zip", date_time=DATE)
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        methods = {info.filename: info.compress_type for info in archive.infolist()}
+        assert {name: archive.read(name) for name in methods} == {
+            p.relative_to(source).as_posix(): p.read_bytes() for p in source.rglob("*") if p.is_file()
+        }
+        assert archive.testzip() is None  # every CRC right
+    assert methods["figure.png"] == methods["random.bin"] == zipfile.ZIP_STORED
+    for name in ("tiny.txt", "table.csv", "big/log.txt", "run.sh"):
+        assert methods[name] == zipfile.ZIP_DEFLATED, name
+
+
+@pytest.mark.parametrize("workers", [1, 2, 5])
+def test_parallel_zip_is_byte_identical_to_zipfiles_own_whatever_the_thread_count(tmp_path: Path, workers: int):
+    source = _mixed_tree(tmp_path / "src")
+    reference = tmp_path / "reference.zip"
+    _zipfile_reference(source, reference)
+    out = tmp_path / f"out-{workers}.zip"
+    write_deterministic_zip(source, out, date_time=DATE, workers=workers)
+    assert out.read_bytes() == reference.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if ".repropack-tmp-" in p.name] == []  # no temp file left
+
+
+def test_a_stored_file_changed_after_it_was_read_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from repropack.fs import archive as archive_module
+
+    source = _mixed_tree(tmp_path / "src")
+    real_prepare = archive_module._prepare
+
+    def prepare_then_change(path, spill):  # fault injection: the file is rewritten (same size) once read
+        prepared = real_prepare(path, spill)
+        if path.name == "random.bin":
+            path.write_bytes(os.urandom(300_000))
+        return prepared
+
+    monkeypatch.setattr(archive_module, "_prepare", prepare_then_change)
+    with pytest.raises(BadInput, match=r"^random.bin: the file changed while it was being packaged; export again$"):
+        write_deterministic_zip(source, tmp_path / "out.zip", date_time=DATE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+# --- an unchanged re-export copies the entries of the archive it replaces -----------------------------------
+
+
+def _prepared_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record which files are read and deflated (not reused) from now on."""
+    from repropack.fs import archive as archive_module
+
+    real_prepare, seen = archive_module._prepare, []
+
+    def recording(path, spill):
+        seen.append(path.name)
+        return real_prepare(path, spill)
+
+    monkeypatch.setattr(archive_module, "_prepare", recording)
+    return seen
+
+
+def test_a_re_export_reuses_unchanged_entries_and_gives_the_same_bytes(tmp_path, monkeypatch):
+    source, manifests, out = _mixed_tree(tmp_path / "src"), tmp_path / "manifests", tmp_path / "out.zip"
+    write_deterministic_zip(source, out, date_time=DATE, manifest_dir=manifests)
+    first = out.read_bytes()
+    prepared = _prepared_names(monkeypatch)
+    write_deterministic_zip(source, out, date_time=DATE, manifest_dir=manifests)
+    assert prepared == [] and out.read_bytes() == first  # nothing read again, not one byte different
+
+    write(source / "table.csv", b"changed,content\n" * 3000)
+    write_deterministic_zip(source, out, date_time=(2030, 1, 1, 0, 0, 0), manifest_dir=manifests)
+    assert prepared == ["table.csv"]
+    fresh = tmp_path / "fresh.zip"
+    write_deterministic_zip(source, fresh, date_time=(2030, 1, 1, 0, 0, 0))
+    assert out.read_bytes() == fresh.read_bytes()  # reused entries under a new date: as if all were written anew
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage", "shifted-offsets", "archive-rewritten", "wrong-crc"],
+)
+def test_a_manifest_that_does_not_hold_is_not_trusted(tmp_path, monkeypatch, damage):
+    from repropack.fs import archive as archive_module
+
+    source, manifests, out = _mixed_tree(tmp_path / "src"), tmp_path / "manifests", tmp_path / "out.zip"
+    write_deterministic_zip(source, out, date_time=DATE, manifest_dir=manifests)
+    expected = out.read_bytes()
+    (manifest_path,) = manifests.iterdir()
+    manifest = json.loads(manifest_path.read_text())
+    if damage == "garbage":
+        manifest_path.write_bytes(b"[" * 10_000)
+    elif damage == "archive-rewritten":  # another archive now at the path: same name, another inode
+        replacement = tmp_path / "other.zip"
+        replacement.write_bytes(expected)
+        os.replace(replacement, out)
+    else:
+        for entry in manifest["entries"].values():
+            if damage == "shifted-offsets":
+                entry[4] += 1
+            else:
+                entry[5] ^= 1
+        manifest_path.write_text(json.dumps(manifest))
+    prepared = _prepared_names(monkeypatch)
+    write_deterministic_zip(source, out, date_time=DATE, manifest_dir=manifests)
+    assert sorted(prepared) == sorted(p.name for p in source.rglob("*") if p.is_file())  # all read again
+    assert out.read_bytes() == expected
+    assert archive_module._reusable_entries(manifests, out)  # and the manifest is good again

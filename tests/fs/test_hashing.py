@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from repropack.errors import BadInput
-from repropack.fs.hashing import CACHE_DIR_ENV, HashCache, hash_files, sha256_file
+from repropack.fs import hashing as hashing_module
+from repropack.fs.hashing import CACHE_DIR_ENV, HashCache, copy_and_hash, hash_files, sha256_file
 from repropack.model import Digest
 
 
@@ -257,3 +258,102 @@ def test_duplicate_paths_are_hashed_once(tmp_path: Path) -> None:
 
     assert hash_files([path, path], on_bytes=seen.append) == {path: expected(b"hello")}
     assert sum(seen) == 5
+
+
+# --- copy_and_hash: each file read once, copied as it is hashed --------------------------------------------
+
+
+def _listed(path: Path):
+    from repropack.fs.tree import FileState
+
+    st = path.stat()
+    return FileState(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_copy_and_hash_gives_hashlib_digests_and_identical_copies(tmp_path: Path, workers: int) -> None:
+    contents = {f"d/{size}.bin": os.urandom(size) for size in (0, 1, 65_537, (1 << 20) + 3, 3 << 20)}
+    sources = {write(tmp_path / "src" / rel, data): rel for rel, data in contents.items()}
+    files = {src: (tmp_path / "dst" / rel, _listed(src)) for src, rel in sources.items()}
+    cache = HashCache(tmp_path / "cache.sqlite")
+    seen: list[int] = []
+    digests = copy_and_hash(files, cache=cache, workers=workers, on_bytes=seen.append)
+    assert list(digests) == list(files)
+    for src, rel in sources.items():
+        assert digests[src] == expected(contents[rel])
+        assert (tmp_path / "dst" / rel).read_bytes() == contents[rel]
+        assert cache.lookup(src, src.stat()) == digests[src]  # fresh digests of unchanged files are cached
+    assert sum(seen) == sum(len(d) for d in contents.values())
+
+
+def test_copy_and_hash_with_a_warm_cache_copies_without_hashing(tmp_path: Path, monkeypatch) -> None:
+    data = os.urandom(200_000)
+    src = write(tmp_path / "src.bin", data)
+    cache = HashCache(tmp_path / "cache.sqlite")
+    hash_files([src], cache=cache)
+    want = expected(data)
+    monkeypatch.setattr(hashing_module.hashlib, "sha256", None)  # fault injection: hashing now would fail
+    digests = copy_and_hash({src: (tmp_path / "out" / "dst.bin", _listed(src))}, cache=cache)
+    monkeypatch.undo()
+    assert digests[src] == want
+    assert (tmp_path / "out" / "dst.bin").read_bytes() == data
+
+
+def test_copy_and_hash_refuses_a_file_changed_since_it_was_listed(tmp_path: Path) -> None:
+    src = write(tmp_path / "src.txt", b"first\n")
+    listed = _listed(src)
+    with open(src, "ab") as stream:
+        stream.write(b"more\n")
+    with pytest.raises(BadInput, match=r"^data/src.txt: the file changed while it was being packaged; export again$"):
+        copy_and_hash({src: (tmp_path / "dst.txt", listed)}, label=lambda _: "data/src.txt")
+
+
+def test_copy_and_hash_refuses_a_file_changed_while_it_was_copied(tmp_path: Path, monkeypatch) -> None:
+    src = write(tmp_path / "src.bin", os.urandom(3 << 20))
+    listed = _listed(src)
+
+    class Sha:  # fault injection: a writer appends to the file while its first chunk is hashed
+        def __init__(self):
+            self._inner = hashlib.new("sha256")
+            self._appended = False
+
+        def update(self, data):
+            if not self._appended:
+                with open(src, "ab") as stream:
+                    stream.write(b"x")
+                self._appended = True
+            self._inner.update(data)
+
+        def hexdigest(self):
+            return self._inner.hexdigest()
+
+    monkeypatch.setattr(hashing_module.hashlib, "sha256", Sha)
+    cache = HashCache(tmp_path / "cache.sqlite")
+    with pytest.raises(BadInput, match="the file changed while it was being packaged"):
+        copy_and_hash({src: (tmp_path / "dst.bin", listed)}, cache=cache)
+    assert cache.lookup(src, src.stat()) is None
+
+
+def test_copy_and_hash_links_a_previous_copy_the_cache_vouches_for(tmp_path: Path) -> None:
+    data = os.urandom(100_000)
+    src = write(tmp_path / "src.bin", data)
+    old = write(tmp_path / "old" / "src.bin", data)
+    cache = HashCache(tmp_path / "cache.sqlite")
+    hash_files([src, old], cache=cache)
+    dst = tmp_path / "new" / "src.bin"
+    copy_and_hash({src: (dst, _listed(src))}, cache=cache, previous={src: old})
+    assert dst.stat().st_ino == old.stat().st_ino and dst.read_bytes() == data
+
+
+def test_copy_and_hash_copies_when_the_previous_file_differs_or_is_shared(tmp_path: Path) -> None:
+    data = os.urandom(100_000)
+    src = write(tmp_path / "src.bin", data)
+    cache = HashCache(tmp_path / "cache.sqlite")
+    stale = write(tmp_path / "old" / "stale.bin", os.urandom(100_000))  # another content
+    shared = write(tmp_path / "old" / "shared.bin", data)
+    os.link(shared, tmp_path / "someone-elses-link")  # nlink 2: linking would tie the package to it
+    hash_files([src, stale, shared], cache=cache)
+    for previous in (stale, shared, tmp_path / "old" / "missing.bin"):
+        dst = tmp_path / "new" / previous.name
+        copy_and_hash({src: (dst, _listed(src))}, cache=cache, previous={src: previous})
+        assert dst.stat().st_nlink == 1 and dst.read_bytes() == data

@@ -5,7 +5,15 @@ import os
 import pytest
 
 from repropack.errors import BadInput
-from repropack.fs.tree import changed_between, check_reserved, discover_notebooks, matches_any, snapshot
+from repropack.fs.tree import (
+    changed_between,
+    check_reserved,
+    discover_notebooks,
+    first_match,
+    matches_any,
+    snapshot,
+    unmatched_excludes,
+)
 
 
 def _make(root, *paths):
@@ -37,6 +45,13 @@ def test_exclude_globs_match_names_anywhere_and_paths_from_the_root(tmp_path):
     snap = snapshot(tmp_path, exclude=("*.log", "scratch"))
     assert sorted(snap) == ["data/keep.csv"]
     assert matches_any("data/raw/x.csv", ["data/raw/*.csv"]) and not matches_any("other/raw/x.csv", ["data/raw/*.csv"])
+
+
+def test_unmatched_excludes_are_the_globs_that_leave_nothing_out(tmp_path):
+    _make(tmp_path, "run.log", "scratch/tmp.csv", "data/keep.csv", "venv/pyvenv.cfg", "venv/x.log")
+    # "*.lgo" is a typo; "venv/*" matches only what is never walked anyway, so it leaves nothing out.
+    assert unmatched_excludes(tmp_path, exclude=("*.log", "*.lgo", "scratch", "venv/*")) == ["*.lgo", "venv/*"]
+    assert first_match("scratch/tmp.csv", ["*.log", "scratch/*"]) == "scratch/*"
 
 
 def test_ignored_output_is_not_walked(tmp_path):

@@ -105,7 +105,7 @@ def test_a_killed_replays_container_dies_by_its_deadline_and_the_next_replay_rem
     package, supplier, temp = restricted_package
     replay = subprocess.Popen(
         _command(
-            "replay", str(package), "--inputs", str(supplier), "--timeout", "20", "--record", str(tmp_path / "r1")
+            "replay", str(package), "--inputs", str(supplier), "--total-timeout", "20", "--record", str(tmp_path / "r1")
         ),
         env=_env(temp),
         stdout=subprocess.DEVNULL,

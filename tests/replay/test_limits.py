@@ -21,7 +21,7 @@ def test_memory_is_twice_the_largest_peak_rounded_up_to_64_mib_and_timeout_three
     chosen = derive_limits(SandboxLimits(), [_run(400 * MIB, 100.0), _run(350 * MIB, 40.0, "b.ipynb")])
     # 2 x 400 MiB = 800 MiB -> 832m (13 x 64); 3 x (100 + 40) + 60 = 480 s.
     assert (chosen.limits.memory, chosen.limits.timeout) == ("832m", 480)
-    assert chosen.sources == {"memory": "package", "timeout": "package", "disk": "default"}
+    assert chosen.sources == {"memory": "package", "total_timeout": "package", "disk": "default"}
     assert chosen.memory_note == (
         "limit 832m (derived from the recorded peak); the recorded run peaked at 400 MiB; raise it with --memory"
     )
@@ -41,14 +41,14 @@ def test_what_the_user_gave_wins_and_is_not_called_derived():
     assert (chosen.limits.memory, chosen.limits.timeout) == ("128m", 90)
     assert chosen.sources == {"disk": "default"}
     assert chosen.memory_note == "limit 128m (as given); the recorded run peaked at 300 MiB; raise it with --memory"
-    assert chosen.timeout_note == "limit 90 s (as given); the recorded run took 20 s; raise it with --timeout"
+    assert chosen.timeout_note == "limit 90 s (as given); the recorded run took 20 s; raise it with --total-timeout"
 
 
 def test_a_package_that_recorded_no_figures_gets_the_fallbacks_as_defaults():
     old = NotebookRun("a.ipynb", "python3", "Python 3", RunStatus.COMPLETED)  # exported before figures were recorded
     chosen = derive_limits(SandboxLimits(), [old])
     assert (chosen.limits.memory, chosen.limits.timeout) == ("2g", 1800)
-    assert chosen.sources == {"memory": "default", "timeout": "default", "disk": "default"}
+    assert chosen.sources == {"memory": "default", "total_timeout": "default", "disk": "default"}
     assert "the package recorded no peak memory" in chosen.memory_note
     assert derive_limits(SandboxLimits(), []).limits.memory == "2g"  # --no-execute: no run at all
 
@@ -89,7 +89,7 @@ def test_a_wall_clock_kill_names_the_limit_the_recorded_time_and_the_flag():
     )
     assert cause.kind is CauseKind.TIMEOUT
     assert cause.detail.endswith(
-        "limit 660 s (derived from the recorded wall time); the recorded run took 200 s; raise it with --timeout"
+        "limit 660 s (derived from the recorded wall time); the recorded run took 200 s; raise it with --total-timeout"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -35,6 +36,13 @@ def run_pipeline(action: Callable[[], Any]) -> Any:
 
 def emit_json(data: dict) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def command_line_parameters(pairs: tuple[tuple[str, str], ...], file: Path | None) -> dict[str, Any]:
+    """``--parameters-file`` then ``-p NAME VALUE`` (which wins), papermill's order; BadInput for a bad one."""
+    from repropack import parameters
+
+    return parameters.merge(parameters.read_parameters_file(file) if file else {}, parameters.parse_cli_pairs(pairs))
 
 
 def given(ctx: click.Context, names: list[str]) -> dict[str, Any]:

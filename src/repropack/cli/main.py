@@ -10,7 +10,7 @@ import sys
 import click
 
 from repropack import __version__
-from repropack.cli import package, record, replay, tools
+from repropack.cli import init, package, record, replay, tools
 from repropack.ui.text import safe
 
 
@@ -47,6 +47,7 @@ def main() -> None:
     """
 
 
+main.add_command(init.init)
 main.add_command(package.export)
 main.add_command(package.inspect)
 main.add_command(package.check)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from repropack.cli.common import emit_json, given, run_pipeline, stderr
+from repropack.cli.common import command_line_parameters, emit_json, given, run_pipeline, stderr
 from repropack.config import CRATE_VERSIONS
 from repropack.ui.text import console, literal, safe
 
@@ -19,7 +19,8 @@ from repropack.ui.text import console, literal, safe
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Package path: NAME.zip for a deterministic zip, any other path for a folder. Default: ./<project>.crate.zip",
+    help="Package path: NAME.zip for a deterministic zip, any other path for a folder. Default: <project>.crate.zip "
+    "in the current folder, or beside the project (../<project>.crate.zip) when run from inside it.",
 )
 @click.option(
     "--notebook",
@@ -39,7 +40,12 @@ from repropack.ui.text import console, literal, safe
     help="Package the notebooks as they are; outputs are their saved state.",
 )
 @click.option("--allow-errors", is_flag=True, help="Keep going when a cell raises; the run is recorded as failed.")
-@click.option("--timeout", type=int, help="Seconds a single cell may run (default 600).")
+@click.option("--timeout", type=int, help="Seconds a single cell may run (default 600); replay uses it too.")
+@click.option(
+    "--total-timeout",
+    type=int,
+    help="Seconds all the notebooks' runs of this export may take together (default: no limit besides --timeout).",
+)
 @click.option(
     "--runs",
     type=int,
@@ -52,9 +58,22 @@ from repropack.ui.text import console, literal, safe
     "--restrict",
     multiple=True,
     metavar="GLOB",
-    help="Describe matching files by hash only; their bytes stay out of the package (repeatable).",
+    help="Describe matching files by hash only; their bytes stay out of the package (repeatable): "
+    "--restrict 'data/patients/*.csv'. A GLOB that matches no file is refused, so a typo never packs the file.",
 )
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave matching files out entirely (repeatable).")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave matching files out entirely (repeatable): --exclude 'scratch/*' --exclude '*.log'.",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Pack matching files although .gitignore leaves them out (repeatable): --include 'data/raw/*.csv'. "
+    "Files a notebook reads or writes are packed whatever .gitignore says.",
+)
 @click.option(
     "--allow-secret",
     multiple=True,
@@ -80,10 +99,36 @@ from repropack.ui.text import console, literal, safe
     help="RO-Crate version to write (default 1.2; 1.1 for tools that read only 1.1).",
 )
 @click.option("--base-image", help="Base image of the rendered Dockerfile (default repropack/base:bookworm-py3.11).")
+@click.option(
+    "-p",
+    "--parameter",
+    "parameter_pairs",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="Inject NAME = VALUE after each notebook's cell tagged 'parameters', as papermill does (repeatable): "
+    "-p year 2024 -p alpha 0.05 -p site Kyoto. VALUE is typed as papermill -p types it (True, False, None, "
+    "integers, floats, else text, never code); the values are recorded and injected again at replay.",
+)
+@click.option(
+    "--parameters-file",
+    type=click.Path(path_type=Path),
+    metavar="FILE.yaml",
+    help="YAML mapping of parameters (lists and mappings too; a key 'NAME.ipynb' holds one notebook's own), "
+    "as [parameters] of repropack.toml; -p wins over it.",
+)
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout (progress stays on stderr).")
 @click.pass_context
-def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, **_: Any) -> None:
+def export(
+    ctx: click.Context,
+    project: Path,
+    output: Path | None,
+    json_: bool,
+    parameter_pairs: tuple[tuple[str, str], ...],
+    parameters_file: Path | None,
+    **_: Any,
+) -> None:
     """Execute PROJECT's notebooks under observation and write an RO-Crate package.
 
     Every input and output file is recorded with its sha256, the kernel's
@@ -95,14 +140,17 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
 
     \b
     Examples:
-      repropack export                                  # the current folder
+      repropack export                                  # the current folder, to ../<folder>.crate.zip
+      repropack export . --include 'data/raw/*.csv'     # pack files .gitignore leaves out
       repropack export examples/claims-analysis -o claims.crate.zip
       repropack export . --restrict 'data/raw/*.csv' --notebook analysis.ipynb
       repropack export . --runs 2                       # also record what differs between two runs
+      repropack export . -p year 2024 --parameters-file params.yaml   # papermill-style parameters
       SOURCE_DATE_EPOCH=1700000000 repropack export . --no-execute   # byte-identical zips
     """
     from repropack.config import resolve_settings
     from repropack.export import export_project
+    from repropack.fs.shown_paths import shown_path
     from repropack.ui.progress import RichProgress
 
     names = [
@@ -110,10 +158,12 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
         "execute",
         "allow_errors",
         "timeout",
+        "total_timeout",
         "runs",
         "kernel",
         "restrict",
         "exclude",
+        "include",
         "allow_secret",
         "env",
         "wheelhouse",
@@ -123,7 +173,10 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
     ]
 
     def work():
-        settings = resolve_settings(given(ctx, names), project)
+        flags = given(ctx, names)
+        if parameter_pairs or parameters_file:
+            flags["parameters"] = command_line_parameters(parameter_pairs, parameters_file)
+        settings = resolve_settings(flags, project)
         with RichProgress(stderr) as progress:
             return export_project(project, output, settings, progress)
 
@@ -135,7 +188,7 @@ def export(ctx: click.Context, project: Path, output: Path | None, json_: bool, 
     else:
         summary = result.summary()
         stderr.print(
-            f"[green]wrote[/green] {literal(summary['output'])}: {len(summary['notebooks'])} notebook(s), "
+            f"[green]wrote[/green] {literal(shown_path(summary['output']))}: {len(summary['notebooks'])} notebook(s), "
             f"{len(summary['inputs'])} input(s), {len(summary['outputs'])} output(s), "
             f"{len(summary['restricted'])} restricted, {summary['locked_distributions']} locked distributions"
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from repropack.cli.common import emit_json, run_pipeline, stderr
+from repropack.cli.common import command_line_parameters, emit_json, run_pipeline, stderr
 from repropack.config import CRATE_VERSIONS
 from repropack.errors import RepropackError
 from repropack.ui.text import literal, safe
@@ -84,6 +84,11 @@ class _RegisteredBackends(click.Choice):
 @click.option(
     "--timeout",
     type=click.IntRange(min=1),
+    help="Seconds a single cell may run, as at export (default: the per-cell timeout the export ran with).",
+)
+@click.option(
+    "--total-timeout",
+    type=click.IntRange(min=1),
     help="Wall-clock seconds for the whole run; the sandbox is killed after (default: 3 x the recorded "
     "wall time + 60, at least 300; 1800 for a package that recorded none).",
 )
@@ -111,9 +116,27 @@ class _RegisteredBackends(click.Choice):
     help="Override a comparison rule, e.g. 'outputs/*.png=image:threshold=0.02'.",
 )
 @click.option(
+    "-p",
+    "--parameter",
+    "parameter_pairs",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="What if NAME had been VALUE? Injects it instead of the recorded value (repeatable; typed as "
+    "papermill -p types it), e.g. -p year 2025. The outputs are still compared with the recorded ones, but the "
+    "verdict is labelled what-if: it is not a reproduction. Only parameters the package recorded can change.",
+)
+@click.option(
+    "--parameters-file",
+    type=click.Path(path_type=Path),
+    metavar="FILE.yaml",
+    help="YAML mapping of what-if parameter values (a key 'NAME.ipynb' holds one notebook's own); -p wins.",
+)
+@click.option(
     "--record",
     type=click.Path(path_type=Path),
-    help="Where the signed governed-run record goes (default: beside the package).",
+    help="Folder the signed governed-run record is written to (default: beside the package, NAME.replay-TIME); "
+    "refused before the replay starts if it exists.",
 )
 @click.option(
     "--key",
@@ -124,7 +147,8 @@ class _RegisteredBackends(click.Choice):
     "--report",
     "report",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the HTML report to FILE.html.",
+    help="Also write the HTML report to FILE, exactly that path (e.g. --report review.html); refused before the "
+    "replay starts if FILE exists.",
 )
 @click.option(
     "--keep",
@@ -147,6 +171,7 @@ def replay(
     inputs: tuple[str, ...],
     inputs_dir: Path | None,
     timeout: int | None,
+    total_timeout: int | None,
     build_timeout: int | None,
     memory: str | None,
     disk: str | None,
@@ -158,13 +183,15 @@ def replay(
     keep_restricted: bool,
     crate_version: str | None,
     json_: bool,
+    parameter_pairs: tuple[tuple[str, str], ...],
+    parameters_file: Path | None,
 ) -> None:
     """Rebuild PACKAGE's environment, re-run its notebooks in a sandbox and
     compare every output with what was recorded.
 
     Writes a signed governed-run record and prints a verdict. Exit 0
     reproduced, 1 not reproduced, 3 failed (with its cause), 2 bad or tampered
-    package. --backend, --timeout, --memory, --disk, --base-image and --crate-version
+    package. --backend, --timeout, --total-timeout, --memory, --disk, --base-image and --crate-version
     may also be set in the [replay] table of ~/.config/repropack/config.toml,
     and who replays in its [replay.operator] table (default: git's user.name
     and user.email, else the login name). The record lists every setting used
@@ -174,7 +201,9 @@ def replay(
     Examples:
       repropack replay claims.crate.zip --inputs /secure/enclave/claims
       repropack replay pkg.zip --offline --json
+      repropack replay pkg.zip --timeout 1200 --total-timeout 7200   # a slow machine: per cell, and in all
       repropack replay pkg.zip --compare 'outputs/*.png=image:threshold=0.02' --report report.html
+      repropack replay pkg.zip -p year 2025      # what-if: another value, compared, not a reproduction
     """
     from repropack.config import resolve_replay_settings
     from repropack.replay import replay_package
@@ -189,6 +218,7 @@ def replay(
         "inputs": _parse_inputs(inputs) or None,
         "inputs_dir": inputs_dir,
         "timeout": timeout,
+        "total_timeout": total_timeout,
         "build_timeout": build_timeout,
         "memory": memory,
         "disk": disk,
@@ -200,7 +230,13 @@ def replay(
         "report": report,
         "crate_version": crate_version,
     }
-    resolved = run_pipeline(lambda: resolve_replay_settings(flags))
+
+    def settings():
+        if parameter_pairs or parameters_file:
+            flags["parameters"] = command_line_parameters(parameter_pairs, parameters_file)
+        return resolve_replay_settings(flags)
+
+    resolved = run_pipeline(settings)
 
     def work():
         with RichProgress(stderr) as progress:
@@ -219,27 +255,62 @@ def replay(
 @click.option(
     "--key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Public key the record must be signed with.",
+    help="Public key the record must be signed with; without it the record's own embedded key is used, which "
+    "proves the record is unchanged but not who signed it.",
 )
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout.")
 def verify_record_command(record: Path, key: Path | None, json_: bool) -> None:
     """Check a governed-run record's signature and every file hash.
 
-    Exit 0 valid, 1 tampered (each problem on its own line).
+    RECORD is the folder a replay wrote, or a zip of it (opened as safely as a
+    zipped package). Exit 0 valid, 1 tampered (each problem on its own line) or
+    signed by a different key than --key, 2 not a record.
 
     \b
-    Example:
-      repropack verify-record claims.crate.replay-20261124T101500 --key ~/.config/repropack/keys/repropack.pub
+    Examples:
+      repropack verify-record claims.crate.replay-20261124T101500Z --key ~/.config/repropack/keys/repropack.pub
+      repropack verify-record claims.crate.replay-20261124T101500Z.zip
     """
+    from repropack.config import resolve_opening_limits
+    from repropack.fs.shown_paths import shown_path
+    from repropack.record.archived import record_folder
     from repropack.record.signing import verify_record
 
-    result = run_pipeline(lambda: verify_record(record, key))
+    def work():
+        with record_folder(record, resolve_opening_limits()) as folder:
+            return verify_record(folder, key)
+
+    result = run_pipeline(work)
     if json_:
-        emit_json({"valid": result.valid, "key_id": result.key_id, "problems": list(result.problems)})
-    else:
-        for problem in result.problems:
-            click.echo(safe(problem))
-        stderr.print(
-            f"{literal(record)}: {'valid' if result.valid else 'TAMPERED'}; signed by {literal(result.key_id)}"
+        emit_json(
+            {
+                "valid": result.valid,
+                "key_id": result.key_id,
+                "expected_key_id": result.expected_key_id,
+                "other_signer": result.other_signer,
+                "key_name": result.key_name,
+                "problems": list(result.problems),
+            }
         )
+    else:
+        where = literal(shown_path(record))
+        signer = literal(result.key_id) + (f" (key {literal(repr(result.key_name))})" if result.key_name else "")
+        if result.other_signer:
+            stderr.print(
+                f"{where}: signed by a different key: {signer}, not {literal(result.expected_key_id)} "
+                "given with --key (the record is otherwise intact)",
+                soft_wrap=True,
+            )
+        else:
+            for problem in result.problems:
+                click.echo(safe(problem))
+            verdict = "valid" if result.valid else "TAMPERED"
+            if result.expected_key_id is not None:
+                checked = "the key given with --key"
+            else:
+                checked = (
+                    "checked against the record's own key: it proves the record is unchanged, not who signed it "
+                    "(pass --key KEY.pub to check the signer)"
+                )
+            stderr.print(f"{where}: {verdict}; signed by {signer}, {checked}", soft_wrap=True)
     sys.exit(0 if result.valid else 1)

@@ -23,18 +23,25 @@ def keys() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to write the key pair (default: the user config dir).",
 )
+@click.option(
+    "--name",
+    help="Name of the pair's files, NAME.key and NAME.pub (default repropack), so one reviewer can keep several "
+    "keys; records signed with it name it beside the key id.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing key pair.")
-def keys_generate(directory: Path | None, force: bool) -> None:
+def keys_generate(directory: Path | None, name: str | None, force: bool) -> None:
     """Make a signing key pair (NAME.key, mode 0600, and NAME.pub).
 
     \b
-    Example:
+    Examples:
       repropack keys generate && repropack replay pkg.zip
+      repropack keys generate --name office && repropack replay pkg.zip --key ~/.config/repropack/keys/office.key
     """
-    from repropack.record.keys import generate_key_pair
+    from repropack.fs.shown_paths import shown_path
+    from repropack.record.keys import DEFAULT_KEY_NAME, generate_key_pair
 
-    pair = run_pipeline(lambda: generate_key_pair(directory, force=force))
-    click.echo(f"{pair.key_id}\n  private {pair.private_path}\n  public  {pair.public_path}")
+    pair = run_pipeline(lambda: generate_key_pair(directory, name=name or DEFAULT_KEY_NAME, force=force))
+    click.echo(f"{pair.key_id}\n  private {shown_path(pair.private_path)}\n  public  {shown_path(pair.public_path)}")
 
 
 @click.group()

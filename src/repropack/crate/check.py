@@ -22,10 +22,12 @@ from repropack.config import OpeningLimits
 from repropack.crate.profiles import validate_profiles
 from repropack.crate.reader import OpenedPackage, open_package
 from repropack.crate.versions import crate_version_of, validator_profiles
+from repropack.errors import BadInput
 from repropack.fs.hashing import hash_files
 from repropack.fs.walk import EntryKind, walk_tree
 from repropack.model import FileRecord, layout
 from repropack.model.layout import is_safe_package_path
+from repropack.parameters import verify_recorded
 from repropack.resources import schema_path
 
 SCHEMA_FILE = "package.schema.json"
@@ -39,8 +41,9 @@ class Problem:
 
 #: Problem kinds that are an attempt to make a replay fetch or run what repropack did not write: the
 #: lock parsed strictly (``model.lock``) found an index option, a URL, a path...; a support file
-#: (settings.json, capture.json) re-hashed with values repropack never writes. ``check`` exits 2 for them.
-HOSTILE_KINDS = frozenset({"lock", "support"})
+#: (settings.json, capture.json) re-hashed with values repropack never writes; recorded notebook parameters
+#: that are not what the packaged notebooks' injected cells run. ``check`` exits 2 for them.
+HOSTILE_KINDS = frozenset({"lock", "support", "parameters"})
 
 
 @dataclass
@@ -290,10 +293,20 @@ def check_profiles(package: OpenedPackage) -> list[Problem]:
     return profile_findings(package)[0]
 
 
+def check_parameters(package: OpenedPackage) -> list[Problem]:
+    """A package whose recorded parameters and its notebooks' injected cells disagree: a forged one."""
+    recorded = package.package
+    try:
+        verify_recorded(package.root, package.source, recorded.runs, recorded.setting("parameters"))
+    except BadInput as exc:
+        return [Problem("parameters", str(exc))]
+    return []
+
+
 def check_package(source: Path, limits: OpeningLimits | None = None) -> CheckReport:
     """Check the package at ``source`` (folder or zip) opened within ``limits``; BadInput when it cannot be opened."""
     with open_package(source, limits) as package:
         file_problems, checked = check_files(package)
         profile_problems, advice = profile_findings(package)
-        problems = file_problems + check_schema(package.metadata) + profile_problems
+        problems = file_problems + check_schema(package.metadata) + profile_problems + check_parameters(package)
     return CheckReport(problems, checked, advice)

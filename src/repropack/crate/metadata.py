@@ -38,6 +38,8 @@ DOCKER_IMAGE_TYPE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
 CONTAINER_IMAGE_ID = "#container-image"
 KERNEL_APP_ID = "https://ipython.org/"
 REPROPACK_APP_ID = "https://pypi.org/project/repropack/"
+DOI_PREFIX = "https://doi.org/"
+DOI_ENTITY_ID = "#doi"
 # The profile allows only these two; roc-validator's shape compares them as
 # plain strings, so they are not {"@id": ...}.
 _ACTION_STATUS = {
@@ -102,6 +104,26 @@ def add_license(crate: ROCrate, license: str) -> ContextEntity:
             crate,
             url,
             properties={"@type": "CreativeWork", "name": license, "identifier": license, "description": description},
+        )
+    )
+
+
+def add_doi(crate: ROCrate, doi: str) -> ContextEntity:
+    """The work's DOI as RO-Crate 1.2 recommends an identifier: a ``PropertyValue`` (Science On Schema.org).
+
+    Its value is ``doi:...``, not a URL: roc-validator tries to resolve an http(s) identifier to the crate
+    itself, and a DOI names the work, not this package. ``cite-as`` on the root carries the doi.org URL.
+    """
+    return crate.add(
+        ContextEntity(
+            crate,
+            DOI_ENTITY_ID,
+            properties={
+                "@type": "PropertyValue",
+                "name": "DOI",
+                "propertyID": "https://registry.identifiers.org/registry/doi",
+                "value": f"doi:{doi}",
+            },
         )
     )
 
@@ -231,7 +253,9 @@ def _run_action(
     action["instrument"] = app
     action["agent"] = agent
     action["containerImage"] = image
-    action["object"] = [files[p] for p in (run.notebook, *run.inputs) if p in files]
+    action["object"] = [files[p] for p in (run.notebook, *run.inputs) if p in files] + _parameters(
+        crate, action.id, run
+    )
     action["result"] = [files[p] for p in (run.notebook, *run.outputs) if p in files]
     usage = _resource_usage(crate, action.id, run)
     if usage:
@@ -260,6 +284,39 @@ def _resource_usage(crate: ROCrate, action_id: str, run: NotebookRun) -> list[Co
         props = {"@type": "PropertyValue", "name": name, "propertyID": property_id, "unitCode": unit, "value": value}
         usage.append(crate.add(ContextEntity(crate, f"{action_id}-{attribute.replace('_', '-')}", properties=props)))
     return usage
+
+
+#: propertyID of a notebook parameter's PropertyValue; a list, mapping or null value is JSON text in ``value``.
+PARAMETER_ID = "https://w3id.org/repropack/terms#notebookParameter"
+JSON_VALUE_FORMAT = "application/json"
+
+
+def parameter_value(value: Any) -> dict[str, Any]:
+    """A parameter's value as PropertyValue properties: text, numbers and booleans as themselves, anything
+    else as JSON text (a one-item list would otherwise read back as its item, a mapping as an entity)."""
+    if isinstance(value, (str, bool, int, float)):
+        return {"value": value}
+    return {"value": json.dumps(value, sort_keys=True, ensure_ascii=False), "encodingFormat": JSON_VALUE_FORMAT}
+
+
+def _parameters(crate: ROCrate, action_id: str, run: NotebookRun) -> list[ContextEntity]:
+    """The values injected into the notebook's parameters cell, as ``object`` PropertyValues (Process Run Crate)."""
+    return [
+        crate.add(
+            ContextEntity(
+                crate,
+                f"{action_id}-parameter-{quote(name, safe='')}",
+                properties={
+                    "@type": "PropertyValue",
+                    "name": name,
+                    "propertyID": PARAMETER_ID,
+                    "description": f"Value injected for parameter {name} of {run.notebook} before it ran (papermill).",
+                    **parameter_value(value),
+                },
+            )
+        )
+        for name, value in run.parameters.items()
+    ]
 
 
 def _environment_variables(crate: ROCrate, variables: Mapping[str, str]) -> list[ContextEntity]:
@@ -307,6 +364,11 @@ def build_metadata(
         root["license"] = add_license(crate, meta.license)
     if meta.keywords:
         root["keywords"] = list(meta.keywords)
+    if meta.version:
+        root["version"] = meta.version
+    if meta.doi:
+        root["identifier"] = add_doi(crate, meta.doi)
+        root["cite-as"] = DOI_PREFIX + meta.doi
     authors = [add_person(crate, a) for a in meta.authors]
     if authors:
         root["author"] = authors

@@ -20,13 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from repropack.config import OpeningLimits
-from repropack.crate.metadata import CONTAINER_IMAGE_ID, PEAK_MEMORY_ID, REPROPACK_APP_ID, WALL_TIME_ID
+from repropack.crate.metadata import (
+    CONTAINER_IMAGE_ID,
+    DOI_PREFIX,
+    JSON_VALUE_FORMAT,
+    PARAMETER_ID,
+    PEAK_MEMORY_ID,
+    REPROPACK_APP_ID,
+    WALL_TIME_ID,
+)
 from repropack.crate.support import SCHEMAS, SupportFile, read_support_file
 from repropack.crate.versions import crate_version_of
 from repropack.environment.dockerfile import environment_hash
 from repropack.errors import BadInput
 from repropack.fs.archive import ExtractionLimits, safe_extract
-from repropack.fs.bounded import DEFAULT_MAX_DEPTH, UnsafeData, read_json_file, read_regular_file
+from repropack.fs.bounded import DEFAULT_MAX_DEPTH, UnsafeData, loads_bounded, read_json_file, read_regular_file
 from repropack.fs.stale import owned_temp_dir
 from repropack.model import (
     Environment,
@@ -291,6 +299,7 @@ class OpenedPackage:
         keywords = root.get("keywords")
         if isinstance(keywords, str):
             keywords = [k.strip() for k in keywords.split(",") if k.strip()]
+        cite_as = _text(root.get("cite-as")) or ""
         return PackageMetadata(
             title=_text(root.get("name")) or self.source.name,
             description=_text(root.get("description")) or "",
@@ -299,6 +308,8 @@ class OpenedPackage:
             publisher=self._organization(root.get("publisher")),
             date_published=_moment(root.get("datePublished")) or datetime.fromtimestamp(0).astimezone(),
             keywords=tuple(k for k in _as_list(keywords) if isinstance(k, str)),
+            version=_text(root.get("version")),
+            doi=cite_as.removeprefix(DOI_PREFIX) if cite_as.startswith(DOI_PREFIX) else None,
         )
 
     def _runs(self) -> tuple[NotebookRun, ...]:
@@ -308,6 +319,8 @@ class OpenedPackage:
             if "CreateAction" not in _types(action):
                 continue
             objects = [_ref(o) or "" for o in _as_list(action.get("object"))]
+            parameters = self._parameters(objects)
+            objects = [o for o in objects if "PropertyValue" not in _types(self.entities.get(o, {}))]
             notebook = next((o for o in objects if self.entities.get(o, {}).get("fileRole") == "notebook"), None)
             if notebook is None:
                 continue
@@ -331,9 +344,33 @@ class OpenedPackage:
                     ),
                     errors=tuple(error.split("; ")) if error else (),
                     **self._resource_usage(action),
+                    parameters=parameters,
                 )
             )
         return tuple(runs)
+
+    def _parameters(self, objects: list[str]) -> dict[str, Any]:
+        """A run's notebook parameters: its ``object`` PropertyValues of ``PARAMETER_ID``, name -> value.
+
+        BadInput for one whose value cannot be what export wrote (JSON text that is not JSON, a name twice):
+        a replay must run exactly the recorded values, so none is guessed.
+        """
+        found: dict[str, Any] = {}
+        for ref in objects:
+            entity = self.entities.get(ref, {})
+            if entity.get("propertyID") != PARAMETER_ID:
+                continue
+            name, value = entity.get("name"), entity.get("value")
+            where = f"{self.source}: parameter {ref}"
+            if not isinstance(name, str) or name in found:
+                raise BadInput(f"{where}: has no name, or one another parameter of the run has too")
+            if entity.get("encodingFormat") == JSON_VALUE_FORMAT:
+                try:
+                    value = loads_bounded(value if isinstance(value, str) else "", what=where)
+                except UnsafeData as exc:
+                    raise BadInput(str(exc)) from None
+            found[name] = value
+        return found
 
     def _resource_usage(self, action: dict) -> dict[str, Any]:
         """A run's ``resourceUsage`` PropertyValues, as NotebookRun's peak_memory and wall_seconds."""

@@ -14,6 +14,9 @@ from repropack.model.lock import is_hashed
 from repropack.resources import template_dir
 
 DOCKERFILE_TEMPLATE = "Dockerfile.j2"
+#: The build context's folder for what a replay's build stage only uses: ``uv`` (the installer binary) and
+#: ``wheels/`` (what the host fetched for the lock). Not a package path: the package never supplies them.
+BUILD_DIR = "repropack-build"
 #: A wheel file name as ``environment.localwheel`` makes it: nothing a Dockerfile line could be split at.
 _WHEEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+!-]*\.whl")
 
@@ -39,8 +42,10 @@ def render_dockerfile(
     Everything comes from the model (``Environment`` and the package's recorded
     wheels), so a replay renders the same text from a package's facts; with
     ``environment.base_image`` an image id (``sha256:...``) the build names the
-    engine's local image. A lock whose pins carry hashes installs with
-    ``--require-hashes``.
+    engine's local image. The lock is installed with ``uv`` (``BUILD_DIR/uv`` in
+    the context) from ``BUILD_DIR/wheels`` and, unless the build argument
+    ``REPROPACK_NO_INDEX`` is set, the reviewer's index; a lock whose pins carry
+    hashes installs with ``--require-hashes``.
     """
     if not DOCKER_REFERENCE.fullmatch(environment.base_image):
         raise BadInput(f"base image {environment.base_image!r} is not a valid image reference")
@@ -59,6 +64,7 @@ def render_dockerfile(
         python_version=environment.python_version,
         machine=environment.machine,
         reserved=RESERVED_DIR,
+        build_dir=BUILD_DIR,
         wheelhouse=wheelhouse,
         local_wheels=wheels,
         hashed=is_hashed(environment.lock),

@@ -11,9 +11,8 @@ cell a second silent execution raises the audit event that makes it report.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,8 +25,11 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 from repropack.errors import BadInput, CannotRun, CheckFailed
+from repropack.export.deadline import Deadline
+from repropack.export.interruptible import run_interruptibly
 from repropack.export.kernel_side import COLLECT_EVENT
 from repropack.fs.stale import owned_temp_dir
+from repropack.parameters import inject
 
 _KERNEL_SIDE_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding="utf-8")
 
@@ -60,6 +62,7 @@ class NotebookExecution:
     end_time: datetime
     errors: tuple[str, ...]  # one line per cell that raised (only with allow_errors)
     observation: Observation
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # the values injected before the run (papermill)
 
 
 class CellFailed(CheckFailed):
@@ -184,24 +187,34 @@ def execute_notebook(
     allow_errors: bool,
     execute_cells: bool = True,
     on_cell: Callable[[int, int], None] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    deadline: Deadline | None = None,
 ) -> NotebookExecution:
     """Run ``relpath`` (relative to ``project_root``) in kernel ``kernel``.
+
+    Each cell may run ``timeout`` seconds, or less when ``deadline`` (the export's total timeout) ends sooner.
 
     The notebook's own kernelspec is ignored (published notebooks often name a
     stale ``python2`` or none); the returned notebook's metadata names the kernel
     that actually ran. With ``execute_cells=False`` the kernel only reports its
-    environment and the notebook keeps its saved outputs.
+    environment and the notebook keeps its saved outputs. ``parameters`` are
+    injected first (``repropack.parameters``): the notebook that runs, and is
+    returned, holds their ``injected-parameters`` cell; the file is not changed.
 
     Raises BadInput (invalid notebook, unknown kernel), CellFailed (a cell
     raised and ``allow_errors`` is off), CannotRun (kernel died, cell timeout).
     """
     path = project_root / relpath
     nb = read_notebook(path, relpath)
+    if parameters:
+        nb = inject(nb, parameters, kernel)
     display_name = kernel_display_name(kernel)
     client = NotebookClient(
         nb,
         kernel_name=kernel,
         timeout=timeout,
+        # nbclient asks before every cell: what is left of the total when it is less than the per-cell timeout.
+        timeout_func=(lambda cell: deadline.cell_timeout(timeout)) if deadline else None,
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
     )
@@ -210,12 +223,17 @@ def execute_notebook(
         log_path = Path(tmp) / "kernel.log"
         try:
             with log_path.open("wb") as kernel_log:
-                start, end, failure = asyncio.run(
+                start, end, failure = run_interruptibly(
                     _execute(
                         client, path.parent, project_root.resolve(), report_path, kernel_log, execute_cells, on_cell
                     )
                 )
         except CellTimeoutError:
+            if deadline is not None and deadline.passed():
+                raise CannotRun(
+                    f"{relpath}: the notebooks ran past the total timeout of {deadline.seconds} s; "
+                    "raise it with --total-timeout"
+                ) from None
             raise CannotRun(
                 f"{relpath}: a cell ran longer than the {timeout} s timeout; raise it with --timeout"
             ) from None
@@ -239,6 +257,7 @@ def execute_notebook(
         end_time=end,
         errors=_errors_in_outputs(nb) if execute_cells else (),
         observation=observation,
+        parameters=dict(parameters or {}),
     )
 
 

@@ -288,9 +288,29 @@ def _installed_copy(dist):
     return {"editable": editable, "record": str(dist.locate_file(record)) if record is not None else None}
 
 
+def interpreter_facts():
+    """The interpreter, its PEP 508 marker values and its installed distributions.
+
+    Also what ``export/interpreter_facts.py`` asks the interpreter for without
+    starting a kernel (``--no-execute``): one function, so both paths record the same facts.
+    """
+    import platform
+
+    return {
+        "interpreter": {
+            "python_version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "executable": sys.executable,
+        },
+        "marker_environment": _marker_environment(),
+        "distributions": installed_distributions(),
+    }
+
+
 def collect(out_path):
     import json
-    import platform
 
     _state["recording"] = False
     # A package loaded before the run (IPython, by the kernel) may load more of its
@@ -309,15 +329,7 @@ def collect(out_path):
         "consumed": sorted(_state["consumed"]),
         "outside_reads": sorted(_state["outside"]),
         "imported_modules": sorted(imported),
-        "interpreter": {
-            "python_version": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "executable": sys.executable,
-        },
-        "marker_environment": _marker_environment(),
-        "distributions": installed_distributions(),
+        **interpreter_facts(),
         "environment": _state.get("environ", {}),
         "resources": _resources(),
     }

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -20,24 +21,24 @@ from typing import Any
 import nbformat
 
 from repropack import __version__
+from repropack import parameters as notebook_parameters
 from repropack.compare.compare import rules_from_config
 from repropack.config import (
     ExecutionSettings,
     ExportSettings,
     ResolvedSettings,
-    organization_from_table,
-    person_from_table,
     resolve_settings,
 )
 from repropack.crate.formats import encoding_format
-from repropack.crate.metadata import build_metadata
-from repropack.crate.writer import PackageContent, write_package
+from repropack.crate.writer import PackageContent, package_staging, write_package
 from repropack.environment.dockerfile import environment_hash, render_dockerfile
 from repropack.environment.hashes import hash_lock
 from repropack.environment.localwheel import LocalWheel, wheel_from_record
 from repropack.environment.pipindex import configured_index
 from repropack.environment.wheelhouse import download_wheelhouse
 from repropack.errors import BadInput, CannotRun, CheckFailed, RepropackError
+from repropack.export import selection
+from repropack.export.deadline import Deadline
 from repropack.export.envfiles import declared_requirements, find_env_files
 from repropack.export.environ import recorded_variables
 from repropack.export.execute import (
@@ -48,11 +49,16 @@ from repropack.export.execute import (
     read_notebook,
 )
 from repropack.export.git import git_provenance
+from repropack.export.interpreter_facts import environment_reading
 from repropack.export.lock import compute_lock, installed_from_report
 from repropack.export.nondeterminism import RunOutputs, merge_differences, run_differences, scratch_copies
 from repropack.export.order import confirm, reorder
-from repropack.export.restricted_guard import refuse_restricted_leaks
-from repropack.export.secrets import find_secrets_in_file, find_secrets_in_text, find_secrets_in_written, refuse_secrets
+from repropack.export.parameters import check_parameters
+from repropack.export.prefetch import in_background, start_index_prefetch
+from repropack.export.project_metadata import FoundMetadata, missing_metadata, project_metadata
+from repropack.export.restricted_guard import refuse_restricted_leaks, restricted_index
+from repropack.export.scan import scan_packed_files
+from repropack.export.secrets import SecretFinding, find_secrets_in_text, find_secrets_in_written, refuse_secrets
 from repropack.fs import names, tree
 from repropack.fs.atomic import remove_dead_siblings
 from repropack.fs.hashing import HashCache, hash_files
@@ -79,7 +85,13 @@ RUNTIME_DISTRIBUTIONS = ("ipykernel", "nbclient", "nbformat")
 
 
 def default_output(project: Path) -> Path:
-    return Path.cwd() / f"{project.resolve().name}.crate.zip"
+    """``<project>.crate.zip`` in the current folder, or beside the project when run from inside it.
+
+    Never inside the project: a package there would be one more file of the next export.
+    """
+    project, here = project.resolve(), Path.cwd()
+    inside = here.resolve() == project or project in here.resolve().parents
+    return (project.parent if inside else here) / f"{project.name}.crate.zip"
 
 
 def _check_project(project: Path) -> Path:
@@ -91,7 +103,7 @@ def _check_project(project: Path) -> Path:
 
 
 def _check_output(output: Path, force: bool) -> Path:
-    output = output.absolute()
+    output = Path(os.path.abspath(output))  # absolute, without "." or "..": the path the CLI prints
     if output.exists() and not force:
         raise BadInput(f"{output}: already exists; pass --force to overwrite it")
     if not output.parent.is_dir():
@@ -140,15 +152,17 @@ def _date_published() -> datetime:
         raise BadInput(f"SOURCE_DATE_EPOCH={epoch!r} is not an integer number of seconds") from None
 
 
-def _package_metadata(project: Path, s: ExportSettings) -> PackageMetadata:
+def _package_metadata(project: Path, found: FoundMetadata) -> PackageMetadata:
     return PackageMetadata(
-        title=s.title or project.name,
-        description=s.description or f"Reproducibility package of the notebook project {project.name}.",
-        license=s.license or None,
-        authors=tuple(person_from_table(a, f"authors[{i}]") for i, a in enumerate(s.authors, start=1)),
-        publisher=organization_from_table(s.publisher, "publisher"),
+        title=found.title or project.name,
+        description=found.description or f"Reproducibility package of the notebook project {project.name}.",
+        license=found.license,
+        authors=found.authors,
+        publisher=found.publisher,
         date_published=_date_published(),
-        keywords=s.keywords,
+        keywords=found.keywords,
+        version=found.version,
+        doi=found.doi,
     )
 
 
@@ -206,6 +220,7 @@ def _run_record(
         outputs=tuple(sorted(outputs)),
         errors=execution.errors,
         **_resources_used(execution.observation.resources),
+        parameters=execution.parameters,
     )
 
 
@@ -262,6 +277,7 @@ def _run_pass(
     progress: Progress,
     current: tree.Snapshot,
     keep_going: bool,
+    deadline: Deadline | None = None,
 ) -> _Pass:
     """Run ``order``; with ``keep_going`` a cell that fails on a missing project file lets later notebooks run."""
     display = kernel_display_name(s.kernel)
@@ -280,6 +296,8 @@ def _run_pass(
                 timeout=s.timeout,
                 allow_errors=s.allow_errors,
                 on_cell=lambda done, total, nb=nb: progress.cells(nb, done, total),
+                parameters=notebook_parameters.for_notebook(s.parameters, nb),
+                deadline=deadline,
             )
         except CellFailed as failed:
             missing = _relative(project, failed.observation.consumed) - current.keys()
@@ -318,18 +336,20 @@ def _capture(
     empty = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
     if not s.execute:
         progress.stage("Reading the kernel's environment")
-        probe = execute_notebook(
+        # The interpreter is asked directly (and its answer cached) when the kernelspec allows; else a kernel starts.
+        probe = environment_reading(project, notebooks[0], kernel=s.kernel) or execute_notebook(
             project, notebooks[0], kernel=s.kernel, timeout=s.timeout, allow_errors=True, execute_cells=False
         )
         runs = [_run_record(None, nb, s.kernel, display, (), ()) for nb in notebooks]
         return _Capture([probe], runs, current, {nb: (project / nb).read_bytes() for nb in notebooks}, empty)
-    done = _run_pass(project, notebooks, s, ignore, progress, current, keep_going=len(notebooks) > 1)
+    deadline = Deadline(s.total_timeout)  # --total-timeout counts every pass
+    done = _run_pass(project, notebooks, s, ignore, progress, current, len(notebooks) > 1, deadline)
     order, order_notes = reorder(notebooks, given, done.reads, done.writes)
     if order is None and done.failures:
         raise done.failures[0]
     if order is not None:
         progress.stage("Running the notebooks again, in the order their files need")
-        done = _run_pass(project, order, s, ignore, progress, done.snapshot, keep_going=False)
+        done = _run_pass(project, order, s, ignore, progress, done.snapshot, keep_going=False, deadline=deadline)
         confirm(order, done.reads, done.writes)
     packed = {e.path: nbformat.writes(e.notebook).encode("utf-8") + b"\n" for e in done.executions}
     basis = "data" if order is not None else ("given" if given else "names")
@@ -369,10 +389,8 @@ def _runs_compared(runs: int, nondeterministic: tuple[NondeterministicOutput, ..
     return {"nondeterministic": {"runs": runs, "outputs": entries}}
 
 
-def _refuse_secrets(project: Path, payload: list[str], notebooks: dict[str, bytes], allowed: tuple[str, ...]) -> None:
-    findings = []
-    for path in payload:
-        findings.extend(find_secrets_in_file(project, path))
+def _refuse_secrets(found: list[SecretFinding], notebooks: dict[str, bytes], allowed: tuple[str, ...]) -> None:
+    findings = list(found)
     for path, data in notebooks.items():  # executed notebooks: tokens printed in outputs
         findings.extend(find_secrets_in_text(path, data.decode("utf-8", errors="replace")))
     refuse_secrets(findings, allowed=allowed)
@@ -476,7 +494,7 @@ def _local_package_entry(package: LocalPackage) -> dict[str, Any]:
     return entry
 
 
-def _warnings(capture: _Capture, environment: Environment, license: str) -> tuple[str, ...]:
+def _warnings(capture: _Capture, environment: Environment, metadata: FoundMetadata) -> tuple[str, ...]:
     found = [
         f"{e.path} read files outside the project, which are not packed and will be missing at replay: "
         + ", ".join(sorted(e.observation.outside_reads)[:5])
@@ -500,11 +518,7 @@ def _warnings(capture: _Capture, environment: Environment, license: str) -> tupl
             "the lock carries no artifact hashes (the index could not give them; its header says why): "
             "a replay installs these versions without checking their bytes"
         )
-    if not license:
-        found.append(
-            "no license set: RO-Crate requires one, so `repropack check` will call the package invalid; "
-            'add `license = "SPDX-ID"` to repropack.toml'
-        )
+    found += [*metadata.notes, *missing_metadata(metadata)]  # what the project's files said, and what they did not
     return tuple(found)
 
 
@@ -522,10 +536,23 @@ def export_project(
     over the project's config and the defaults. Nothing is written at
     ``output`` unless the whole export succeeds.
     """
+    with ExitStack() as cleanup:  # a package staged beside ``output`` is removed unless the export commits it
+        return _export_project(project, output, settings, progress, hash_cache, cleanup)
+
+
+def _export_project(
+    project: Path,
+    output: Path | None,
+    settings: ResolvedSettings | Mapping[str, Any] | None,
+    progress: Progress | None,
+    hash_cache: HashCache | None,
+    cleanup: ExitStack,
+) -> ExportResult:
     project = _check_project(project)
     if not isinstance(settings, ResolvedSettings):
         settings = resolve_settings(settings or {}, project, user={})
-    resolved = settings
+    found_metadata = project_metadata(project, settings)  # read before anything runs: a bad setting stops here
+    resolved = replace(settings, metadata_sources=found_metadata.sources)
     s = resolved.values
     progress = progress or SilentProgress()
     output = _check_output(output or default_output(project), s.force)
@@ -535,28 +562,46 @@ def export_project(
     ignore = [output, *layout.temp_siblings(output)]
 
     before = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
-    names.refuse_untravelled(before)  # a name no package can carry is refused before any notebook runs
-    notebooks = _select_notebooks(project, before, s.notebooks)
+    ignores = selection.git_ignored(project)  # left out unless a notebook reads or writes them, or settings name them
+    sources = selection.visible(before, ignores, resolved)
+    names.refuse_untravelled(sources)  # a name no package can carry is refused before any notebook runs
+    notebooks = _select_notebooks(project, before if s.notebooks else sources, s.notebooks)
     for nb in notebooks:  # refuse an invalid notebook before running any
         read_notebook(project / nb, nb)
+    start_index_prefetch(project, notebooks, s.execution.kernel, RUNTIME_DISTRIBUTIONS)  # the lock's hashes
+    parameter_notes = check_parameters(project, notebooks, s)
     if s.runs > 1 and not s.execute:
         raise BadInput(f"runs = {s.runs} needs the notebooks executed; --no-execute packs their saved outputs")
+    if not s.execute:  # no run will write a restricted file: a typo is refused before the kernel starts
+        selection.refuse_unmatched_restrict(before, resolved)
     empty_before = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
     with scratch_copies(project, before, empty_before, s.runs - 1) as copies:  # copied before run 1 changes anything
         capture = _capture(project, notebooks, s.execution, ignore, progress, given=bool(s.notebooks))  # packed
         capture = _later_runs(project, capture, copies, notebooks, s, progress)
-    names.refuse_untravelled([*capture.snapshot, *capture.empty_folders])  # and those the runs wrote
+    reads = {e.path: _relative(project, e.observation.reads) for e in capture.executions if s.execute}
+    chosen = selection.choose_files(
+        project, resolved, ignores, before, capture.snapshot, capture.notebooks, capture.runs, reads, ignore
+    )
+    names.refuse_untravelled([*chosen.payload, *capture.notebooks, *capture.empty_folders])  # and those runs wrote
 
-    restricted = {p for p in capture.snapshot if tree.matches_any(p, s.restrict)}
-    payload = sorted(p for p in capture.snapshot if p not in capture.notebooks)
+    provenance = in_background(git_provenance, project)  # git runs while the files are scanned and hashed
+    restricted = set(chosen.restricted)
+    payload = list(chosen.payload)
     progress.stage("Checking for secrets")
-    _refuse_secrets(project, [p for p in payload if p not in restricted], capture.notebooks, s.allow_secret)
+    index = restricted_index(project, restricted)
+    scanned = scan_packed_files(project, [p for p in payload if p not in restricted], index)  # one read, both guards
+    _refuse_secrets(scanned.secrets, capture.notebooks, s.allow_secret)
     variables = "".join(f"{k}={v}\n" for k, v in _environment_variables(capture, s.env).items())
     refuse_secrets(find_secrets_in_text(layout.CAPTURE, variables), allowed=s.allow_secret)
 
     progress.hashing(sum(capture.snapshot[p].size for p in payload))
     cache = hash_cache if hash_cache is not None else HashCache.default()
-    digests = hash_files([project / p for p in payload], cache=cache, on_bytes=progress.hashed)
+    staging = cleanup.enter_context(package_staging(output, force=s.force)) if not restricted else None
+    if staging is not None:  # copied while hashed: each file read once (not with restricted inputs: checked first)
+        packed = {p: (project / p, capture.snapshot[p]) for p in payload}
+        digests = staging.add_project_files(packed, cache=cache, on_bytes=progress.hashed)
+    else:
+        digests = hash_files([project / p for p in payload], cache=cache, on_bytes=progress.hashed)
 
     progress.stage("Describing the environment")
     environment, lock_text = _describe_environment(project, capture.executions, s.base_image)
@@ -569,7 +614,9 @@ def export_project(
     support = _support_files(project, capture, environment, resolved, dockerfile, lock_text, local_packages)
     in_memory = {**capture.notebooks, **support, **{p: w.data for p, w in local_wheels.items()}}
     progress.stage("Checking for restricted data")
-    restricted_notes = refuse_restricted_leaks(project, restricted, payload, in_memory, digests)
+    restricted_notes = refuse_restricted_leaks(
+        project, restricted, payload, in_memory, digests, index=index, content=scanned.restricted
+    )
 
     role = _role_of(capture)
     records = [
@@ -606,13 +653,13 @@ def export_project(
                 for p, src in wheels.items()
             ]
         package = Package(
-            metadata=_package_metadata(project, s),
+            metadata=_package_metadata(project, found_metadata),
             files=tuple(sorted(records, key=lambda r: r.path)),
             runs=tuple(capture.runs),
             environment=environment,
-            git=git_provenance(project),
+            git=provenance.result(),
             settings=resolved.recorded(),
-            agent=person_from_table(s.authors[0], "authors[1]") if s.authors else Person(getpass.getuser()),
+            agent=found_metadata.authors[0] if found_metadata.authors else Person(getpass.getuser()),
             tool_version=__version__,
             empty_folders=tuple(capture.empty_folders),
             local_packages=local_packages,
@@ -620,6 +667,8 @@ def export_project(
             export_runs=s.runs,
             nondeterministic=capture.nondeterministic,
         )
+        from repropack.crate.metadata import build_metadata  # rocrate (0.2 s): imported while the notebooks run
+
         metadata = build_metadata(
             package,
             dockerfile_path=layout.DOCKERFILE,
@@ -637,5 +686,9 @@ def export_project(
             memory_files=in_memory,
             extra_files=wheels,
         )
-        write_package(output, content, force=s.force, date_published=package.metadata.date_published)
-    return ExportResult(output, package, _warnings(capture, environment, s.license) + restricted_notes)
+        write_package(output, content, force=s.force, date_published=package.metadata.date_published, staging=staging)
+    return ExportResult(
+        output,
+        package,
+        parameter_notes + _warnings(capture, environment, found_metadata) + restricted_notes + chosen.notes,
+    )

@@ -32,12 +32,25 @@ from repropack.model import Digest
 _ADVICE = "a package must not carry restricted data: print or write summaries, not rows or identifiers"
 
 
+def restricted_index(project: Path, restricted: Collection[str]) -> RestrictedIndex | None:
+    """What gives the restricted inputs away (None when there are none); BadInput when one cannot be read."""
+    if not restricted:
+        return None
+    try:
+        return RestrictedIndex.of({path: project / path for path in restricted})
+    except OSError as error:
+        raise BadInput(f"cannot read a restricted input to check the package against it: {error}") from None
+
+
 def refuse_restricted_leaks(
     project: Path,
     restricted: Collection[str],
     payload: Iterable[str],
     in_memory: Mapping[str, bytes],
     digests: Mapping[Path, Digest],
+    *,
+    index: RestrictedIndex | None = None,
+    content: Mapping[str, Leak | None] | None = None,
 ) -> tuple[str, ...]:
     """Raise BadInput for the first packed file that leaks a restricted input; else a note per restricted
     input that could only partly be looked for (a warning for the export).
@@ -45,16 +58,21 @@ def refuse_restricted_leaks(
     ``payload`` is every project file the package would copy (restricted ones are
     skipped here), ``in_memory`` what it writes from memory (executed notebooks,
     repropack's own files), ``digests`` the sha256 of the project files by path.
+    ``index`` is ``restricted_index``'s (built here when not given); ``content``
+    what was already found in the bytes of some payload files, by path
+    (``export.scan``, which reads each file once for both guards): the others are read here.
     """
-    if not restricted:
+    index = index or restricted_index(project, restricted)
+    if index is None:
         return ()
-    try:
-        index = RestrictedIndex.of({path: project / path for path in restricted})
-    except OSError as error:
-        raise BadInput(f"cannot read a restricted input to check the package against it: {error}") from None
+    content = content or {}
     for path in sorted(set(payload) - set(restricted)):
         file = project / path
-        leak = index.same_file(file) or index.same_bytes(digests[file].sha256) or _in_file(index, file)
+        leak = (
+            index.same_file(file)
+            or index.same_bytes(digests[file].sha256)
+            or (content[path] if path in content else _in_file(index, file))
+        )
         _refuse(shown(path), leak)
         _refuse(f"the name {shown(path)}", index.find(path))
     for path, data in sorted(in_memory.items()):

@@ -12,6 +12,8 @@ remote. Its findings are only suspicions: the user clears a false one with
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import json
 import re
 import stat
@@ -65,10 +67,24 @@ class SecretRule:
     def matches_path(self, path: str) -> bool:
         """True if this is a name rule and ``path`` is a file name it covers."""
         # Case-insensitive: on Windows and macOS file systems Server.KEY is server.key.
-        candidate = PurePosixPath(path.lower())
-        return any(candidate.match(glob) for glob in self.path_globs) and not any(
-            candidate.match(glob) for glob in self.path_exceptions
+        parts = tuple(part for part in path.lower().split("/") if part not in ("", "."))  # as PurePosixPath splits
+        return any(_glob_matches(parts, glob) for glob in self.path_globs) and not any(
+            _glob_matches(parts, glob) for glob in self.path_exceptions
         )
+
+
+def _glob_matches(parts: tuple[str, ...], glob: str) -> bool:
+    """``PurePosixPath.match`` for a relative glob (matched from the right), with its parts compiled once:
+    every packed file is tested against every name rule, and compiling them each time cost 0.6 ms a file."""
+    compiled = _compiled_glob(glob)
+    return len(parts) >= len(compiled) and all(
+        pattern.fullmatch(part) for part, pattern in zip(reversed(parts), reversed(compiled))
+    )
+
+
+@functools.cache
+def _compiled_glob(glob: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(fnmatch.translate(part)) for part in PurePosixPath(glob).parts)
 
 
 # A token must not continue a longer run of token characters, and must not be
@@ -275,17 +291,31 @@ def find_secrets_in_file(root: Path, path: str, max_text_bytes: int = 5 * 2**20)
     decoded as UTF-8 with undecodable bytes replaced. Name findings come first.
     Raises ``OSError`` if the file cannot be read.
     """
-    findings = [SecretFinding(path, rule.name, None) for rule in SECRET_RULES if rule.matches_path(path)]
+    findings = _name_findings(path)
     file_path = root / path
     status = file_path.stat()
     # Opening a FIFO or device would block or never end; only regular files have text to scan.
     if not stat.S_ISREG(status.st_mode) or status.st_size > max_text_bytes:
         return findings
     with file_path.open("rb") as stream:
-        data = stream.read(max_text_bytes)
+        data = stream.read(BINARY_SNIFF_BYTES)
+        if b"\0" in data:
+            return findings  # binary: sniffed before reading the rest, so a large data file costs one small read
+        data += stream.read(max_text_bytes - len(data))
+    return findings + find_secrets_in_text(path, data.decode("utf-8", errors="replace"))
+
+
+def find_secrets_in_bytes(path: str, data: bytes) -> list[SecretFinding]:
+    """``find_secrets_in_file`` on the whole file's bytes, already read (``export.scan`` reads each file once
+    for this guard and the restricted-data guard): name rules on ``path``, then content rules unless binary."""
+    findings = _name_findings(path)
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         return findings
     return findings + find_secrets_in_text(path, data.decode("utf-8", errors="replace"))
+
+
+def _name_findings(path: str) -> list[SecretFinding]:
+    return [SecretFinding(path, rule.name, None) for rule in SECRET_RULES if rule.matches_path(path)]
 
 
 def _pointer_token(key: object) -> str:

@@ -191,3 +191,34 @@ def _remove(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+class StagingFolder:
+    """A folder being built beside ``destination`` that becomes it only when ``commit`` is called."""
+
+    def __init__(self, path: Path, destination: Path, replace: bool, exists_message: str | None) -> None:
+        self.path = path
+        self.destination = destination
+        self._replace = replace
+        self._exists_message = exists_message
+        self.committed = False
+
+    def commit(self) -> None:
+        """Rename the folder into place (refusing or replacing an existing destination as ``staging_folder`` says)."""
+        _commit(self.path, self.destination, self._replace, self._exists_message)
+        self.committed = True
+
+
+@contextmanager
+def staging_folder(
+    destination: Path, *, replace: bool = False, exists_message: str | None = None
+) -> Iterator[StagingFolder]:
+    """``staged_folder`` for a folder whose completion is decided later: it becomes ``destination`` only through
+    ``StagingFolder.commit()``; leaving the ``with`` without a commit (an error, or no call) removes it."""
+    _refuse_existing(destination, replace, exists_message)
+    staging = temp_sibling(destination)
+    staging.mkdir()
+    try:
+        yield StagingFolder(staging, destination, replace, exists_message)
+    finally:
+        _remove(staging)

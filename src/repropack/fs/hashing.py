@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import platformdirs
 
@@ -39,6 +42,14 @@ CREATE TABLE IF NOT EXISTS file_hashes (
 """
 
 ProgressCallback = Callable[[int], None]
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder: ``$REPROPACK_CACHE_DIR`` if set, else the platform cache folder."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("repropack"))
+
+
+_COPY_CHUNK = 1 << 20
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20, *, on_bytes: ProgressCallback | None = None) -> Digest:
@@ -80,8 +91,7 @@ class HashCache:
     @classmethod
     def default(cls) -> HashCache:
         """The user's cache: ``$REPROPACK_CACHE_DIR`` if set, else the platform cache folder."""
-        folder = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("repropack")
-        return cls(Path(folder) / _CACHE_FILENAME)
+        return cls(default_cache_dir() / _CACHE_FILENAME)
 
     def lookup(self, path: Path, st: os.stat_result) -> Digest | None:
         """The cached digest of ``path`` if it was stored for this same size, mtime_ns and inode."""
@@ -269,3 +279,164 @@ def _is_busy(error: sqlite3.DatabaseError) -> bool:
 def _remove_database(db_path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+def copy_and_hash(
+    files: Mapping[Path, tuple[Path, FileState]],
+    *,
+    cache: HashCache | None = None,
+    workers: int | None = None,
+    on_bytes: ProgressCallback | None = None,
+    label: Callable[[Path], str] = str,
+    previous: Mapping[Path, Path] | None = None,
+) -> dict[Path, Digest]:
+    """Copy each source to its new destination path and return the sources' digests, each file read once.
+
+    ``files`` maps a source to (destination, the state it had when it was
+    listed). A source whose digest the cache holds is copied by the kernel
+    (no read into this process); any other is read once, each chunk hashed and
+    written. Files are done by ``workers`` threads (default: one per CPU),
+    largest first; destination folders are created first, destinations must not
+    exist (never followed). Fresh digests of files that stayed unchanged are
+    cached, as ``hash_files`` does. ``previous`` maps a source to a file that
+    may already hold its bytes (the same path in the package being replaced):
+    when the cache vouches for both with the same digest, the destination is a
+    hard link to it instead of a copy.
+
+    Raises ``BadInput("NAME: the file changed while it was being packaged; export again")`` (NAME is ``label(source)``)
+    when a source's size, mtime or inode differs from its listed state before or
+    after its copy, and ``BadInput("cannot read PATH: reason")`` for an unreadable
+    one; the destinations already written are the caller's to remove.
+    """
+    for destination, _ in files.values():
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    order = sorted(files, key=lambda source: files[source][1].size, reverse=True)
+    trusted: list[tuple[Path, os.stat_result, Digest]] = []
+    results: dict[Path, Digest] = {}
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        futures = {
+            source: pool.submit(_copy_one, source, *files[source], cache, on_bytes, label, (previous or {}).get(source))
+            for source in order
+        }
+        try:
+            for source, future in futures.items():
+                digest, st, fresh = future.result()
+                results[source] = digest
+                if fresh:
+                    trusted.append((source, st, digest))
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+        finally:
+            if cache is not None:
+                cache.store_many(trusted)
+    return {source: results[source] for source in files}
+
+
+def _copy_one(
+    source: Path,
+    destination: Path,
+    listed: FileState,
+    cache: HashCache | None,
+    on_bytes: ProgressCallback | None,
+    label: Callable[[Path], str],
+    previous: Path | None,
+) -> tuple[Digest, os.stat_result, bool]:
+    before = _stat(source)
+    if not _same_state(before, listed):
+        raise _changed(label(source))
+    cached = cache.lookup(source, before) if cache is not None else None
+    try:
+        if cached is not None and previous is not None and _holds(cache, previous, cached):
+            os.link(previous, destination, follow_symlinks=False)
+            digest = cached
+            if on_bytes is not None:
+                on_bytes(cached.size)
+        elif cached is not None:
+            _kernel_copy(source, destination)
+            digest = cached
+            if on_bytes is not None:
+                on_bytes(cached.size)
+        else:
+            digest = _copy_hashing(source, destination, on_bytes)
+        after = os.stat(source)
+    except OSError as error:
+        raise _unreadable(source, error) from error
+    if not _same_state(after, listed) or digest.size != listed.size:
+        raise _changed(label(source))
+    return digest, after, cached is None
+
+
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _copy_hashing(source: Path, destination: Path, on_bytes: ProgressCallback | None) -> Digest:
+    digest = hashlib.sha256()
+    buffer = bytearray(_COPY_CHUNK)
+    view = memoryview(buffer)
+    total = 0
+    with (
+        open(source, "rb", buffering=0) as stream,
+        open(os.open(destination, _NEW_FILE_FLAGS, 0o644), "wb", buffering=0) as out,
+    ):
+        while read := stream.readinto(buffer):
+            chunk = view[:read]
+            digest.update(chunk)  # hashlib and the writes release the GIL: the other workers run meanwhile
+            written = 0
+            while written < read:
+                written += out.write(chunk[written:])
+            total += read
+            if on_bytes is not None:
+                on_bytes(read)
+    return Digest(sha256=digest.hexdigest(), size=total)
+
+
+def _holds(cache: HashCache, path: Path, digest: Digest) -> bool:
+    """Whether the cache vouches that the regular file at ``path`` holds ``digest``'s bytes, and nothing but
+    ``path`` names it (a link to a file someone else also links to would tie the package to theirs)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        return False
+    return cache.lookup(path, st) == digest
+
+
+def _kernel_copy(source: Path, destination: Path) -> None:
+    with (
+        open(source, "rb", buffering=0) as stream,
+        open(os.open(destination, _NEW_FILE_FLAGS, 0o644), "wb", buffering=0) as out,
+    ):
+        remaining = os.fstat(stream.fileno()).st_size
+        offset = 0
+        try:
+            while remaining > 0:
+                # Copied inside the kernel (or blocks shared, on file systems that can); a file that
+                # grew after the fstat is caught by the caller's stat check.
+                sent = os.copy_file_range(stream.fileno(), out.fileno(), remaining, offset, offset)
+                if sent == 0:
+                    break
+                offset += sent
+                remaining -= sent
+        except (AttributeError, OSError):  # no copy_file_range here, or not between these file systems
+            if offset:
+                raise
+            shutil.copyfileobj(stream, out, _COPY_CHUNK)
+
+
+class FileState(Protocol):
+    """What ``copy_and_hash`` compares: ``fs.tree.FileState`` (not imported: tree imports this module's users)."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+def _same_state(st: os.stat_result, listed: FileState) -> bool:
+    return (st.st_size, st.st_mtime_ns, st.st_ino) == (listed.size, listed.mtime_ns, listed.inode)
+
+
+def _changed(name: str) -> BadInput:
+    return BadInput(f"{name}: the file changed while it was being packaged; export again")

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from repropack.errors import BadInput
+from repropack.fs import products
 from repropack.model import RESERVED_DIR
-
-#: Folders never walked besides hidden ones: caches and build clutter, never inputs.
-_SKIPPED_DIR_NAMES = frozenset({"__pycache__", "node_modules"})
 
 
 @dataclass(frozen=True)
@@ -36,19 +34,17 @@ def matches_any(relpath: str, globs: Sequence[str]) -> bool:
     A glob with a slash matches the whole path (``data/raw/*.csv``); one without
     matches the name at any depth (``*.log``), as in .gitignore.
     """
+    return first_match(relpath, globs) is not None
+
+
+def first_match(relpath: str, globs: Sequence[str]) -> str | None:
+    """The first of ``globs`` that ``relpath`` matches (as ``matches_any`` says), or None."""
     name = PurePosixPath(relpath).name
     for glob in globs:
         pattern = glob.rstrip("/")
-        if "/" in pattern:
-            if fnmatch.fnmatchcase(relpath, pattern):
-                return True
-        elif fnmatch.fnmatchcase(name, pattern):
-            return True
-    return False
-
-
-def _is_virtualenv(path: Path) -> bool:
-    return (path / "pyvenv.cfg").is_file()
+        if fnmatch.fnmatchcase(relpath if "/" in pattern else name, pattern):
+            return glob
+    return None
 
 
 def check_reserved(root: Path) -> None:
@@ -62,11 +58,20 @@ def check_reserved(root: Path) -> None:
 def snapshot(root: Path, *, exclude: Sequence[str] = (), ignore: Collection[Path] = ()) -> dict[str, FileState]:
     """Stat every project file that a package may hold, keyed by POSIX relative path.
 
-    Hidden folders, virtualenvs and ``ignore``d paths (the package being written)
-    are not walked. A symlink is followed when it points inside the project and
-    refused (BadInput) when it points outside.
+    What no package may hold is not walked (``fs.products``): hidden folders,
+    ``__pycache__``, ``node_modules``, Python environments, ``.DS_Store``, and
+    repropack's own packages, replay records, reports and half-written files;
+    nor are ``ignore``d paths (the package being written). A symlink is followed
+    when it points inside the project and refused (BadInput) when it points outside.
     """
     return _scan(root, exclude, ignore)[0]
+
+
+def unmatched_excludes(root: Path, *, exclude: Sequence[str], ignore: Collection[Path] = ()) -> list[str]:
+    """The globs of ``exclude`` that leave out nothing a snapshot would hold, in their order (a walk of the tree)."""
+    hits: set[str] = set()
+    _scan(root, exclude, ignore, hits)
+    return [glob for glob in exclude if glob not in hits]
 
 
 def empty_folders(root: Path, *, exclude: Sequence[str] = (), ignore: Collection[Path] = ()) -> list[str]:
@@ -80,9 +85,12 @@ def empty_folders(root: Path, *, exclude: Sequence[str] = (), ignore: Collection
     return sorted(folder for folder in folders if folder not in holding)
 
 
-def _scan(root: Path, exclude: Sequence[str], ignore: Collection[Path]) -> tuple[dict[str, FileState], set[str]]:
+def _scan(
+    root: Path, exclude: Sequence[str], ignore: Collection[Path], hits: set[str] | None = None
+) -> tuple[dict[str, FileState], set[str]]:
+    """The files and folders a package may hold; ``hits`` collects the globs of ``exclude`` that left something out."""
     root = root.resolve()
-    ignored = {Path(p).resolve() for p in ignore}
+    ignored = {Path(p).resolve() for p in ignore} | {products.cache_folder().resolve()}
     found: dict[str, FileState] = {}
     folders: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root):
@@ -92,12 +100,12 @@ def _scan(root: Path, exclude: Sequence[str], ignore: Collection[Path]) -> tuple
         for d in sorted(dirnames):
             full = here / d
             rel = d if rel_dir == "." else f"{rel_dir}/{d}"
-            if d.startswith(".") or d in _SKIPPED_DIR_NAMES or full in ignored:
+            if products.skipped_folder(d) or full in ignored:
                 continue
             if full.is_symlink():
                 _check_symlink_target(root, full, rel)
                 continue  # its target is inside the project and is walked there
-            if _is_virtualenv(full) or matches_any(rel, exclude):
+            if products.environment_folder(full) or products.product_folder(full) or _excluded(rel, exclude, hits):
                 continue
             kept.append(d)
             folders.add(rel)
@@ -105,7 +113,7 @@ def _scan(root: Path, exclude: Sequence[str], ignore: Collection[Path]) -> tuple
         for name in sorted(filenames):
             full = here / name
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if full in ignored or matches_any(rel, exclude):
+            if full in ignored or products.skipped_file(name) or _excluded(rel, exclude, hits):
                 continue
             if full.is_symlink():
                 _check_symlink_target(root, full, rel)
@@ -115,8 +123,17 @@ def _scan(root: Path, exclude: Sequence[str], ignore: Collection[Path]) -> tuple
                 raise BadInput(f"cannot read {full}: {exc.strerror}") from None
             if not stat.S_ISREG(st.st_mode):
                 continue  # sockets, fifos: not data a package can hold
+            if products.product_file(full, st):
+                continue
             found[rel] = FileState(st.st_size, st.st_mtime_ns, st.st_ino)
     return found, folders
+
+
+def _excluded(rel: str, exclude: Sequence[str], hits: set[str] | None) -> bool:
+    glob = first_match(rel, exclude)
+    if glob is not None and hits is not None:
+        hits.add(glob)
+    return glob is not None
 
 
 def _check_symlink_target(root: Path, link: Path, rel: str) -> None:

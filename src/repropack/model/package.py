@@ -88,6 +88,8 @@ class NotebookRun:
     errors: tuple[str, ...] = ()  # "cell 3: ZeroDivisionError: division by zero"
     peak_memory: int | None = None  # bytes: peak resident memory of the kernel (plus its largest subprocess)
     wall_seconds: float | None = None  # from the first cell's start to the last cell's end
+    # Values injected into the notebook's parameters cell before it ran (papermill): name -> JSON value.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,8 @@ class PackageMetadata:
     publisher: Organization | None
     date_published: datetime
     keywords: tuple[str, ...] = ()
+    version: str | None = None  # of the work, as the project states it
+    doi: str | None = None  # bare, "10.NNNN/...": the root's identifier and cite-as are its https://doi.org/ URL
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,12 @@ from repropack.model.package import FileRole, Package
 #: A governed-run record's HTML report, and the folder holding the outputs its replay produced.
 RECORD_REPORT = "report.html"
 RECORD_REPLAYED_DIR = "replayed"
+
+#: What a what-if replay (``replay -p``) says of its verdict, wherever the verdict is shown.
+WHAT_IF_NOTE = (
+    "what-if: run with other parameter values than the recorded ones, so this verdict only says how its outputs "
+    "compare with the recorded outputs; it is not a reproduction"
+)
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,9 @@ class ReplayResult:
     replayed: tuple[str, ...] = ()  # package paths of the replayed outputs the record keeps under replayed/
     not_kept: tuple[str, ...] = ()  # "path: why" for each produced output the record does not keep
     rejudged_from: Mapping[str, Any] | None = None  # the record this one re-judges ({"record", "key_id", ...})
+    # A what-if replay (``replay -p``): notebook -> parameter -> {"recorded": value, "replayed": value} for each
+    # value injected instead of the recorded one. Empty for a reproduction.
+    what_if: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def report(self) -> Path | None:
@@ -178,6 +188,15 @@ class ReplayResult:
         if not differing:
             return f"{had}, reproduced identically"
         return f"{had}; not reproduced identically in {', '.join(sorted(differing))}"
+
+    def what_if_lines(self) -> list[str]:
+        """One line per parameter a what-if replay changed: ``notebook: name = replayed (recorded: value)``."""
+        return [
+            f"{notebook}: {name} = {json.dumps(values['replayed'], ensure_ascii=False)} "
+            f"(recorded: {json.dumps(values['recorded'], ensure_ascii=False)})"
+            for notebook, changed in self.what_if.items()
+            for name, values in changed.items()
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         """The ``replay --json`` object (schemas/replay-result.schema.json)."""
@@ -223,4 +242,5 @@ class ReplayResult:
             "recorded_errors": {notebook: list(errors) for notebook, errors in self.recorded_errors.items()},
             "replayed": {"folder": RECORD_REPLAYED_DIR, "files": list(self.replayed), "not_kept": list(self.not_kept)},
             "rejudged_from": dict(self.rejudged_from) if self.rejudged_from else None,
+            "what_if": {"note": WHAT_IF_NOTE, "parameters": dict(self.what_if)} if self.what_if else None,
         }

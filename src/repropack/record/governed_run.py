@@ -37,7 +37,7 @@ from repropack.crate.metadata import (
 from repropack.fs.atomic import staged_folder
 from repropack.fs.hashing import sha256_file
 from repropack.model import Digest, Person, ReplayResult, Verdict, layout
-from repropack.model.results import RECORD_REPLAYED_DIR, RECORD_REPORT
+from repropack.model.results import RECORD_REPLAYED_DIR, RECORD_REPORT, WHAT_IF_NOTE
 from repropack.record.report_html import render_html_report
 from repropack.record.signing import sign_record
 
@@ -190,6 +190,11 @@ def _metadata(
             props["error"] = str(result.cause)
     if result.drift:
         props["environmentDrift"] = list(result.drift)
+    if result.what_if:  # other parameter values than the recorded ones: said wherever the verdict is
+        props["whatIf"] = [WHAT_IF_NOTE, *result.what_if_lines()]
+        props["description"] = f"{props['description']} {WHAT_IF_NOTE[0].upper()}{WHAT_IF_NOTE[1:]}."
+        root["description"] = f"{root['description']} {WHAT_IF_NOTE[0].upper()}{WHAT_IF_NOTE[1:]}."
+        root["name"] = f"Governed run: what-if replay of {result.package.title} (not a reproduction)"
     action = crate.add(ContextEntity(crate, "#replay", properties=props))
     action["instrument"] = app
     action["agent"] = person

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from repropack.errors import BadInput, CannotRun
 from repropack.fs.atomic import write_bytes_atomically
+from repropack.fs.shown_paths import shown_path
 
 DEFAULT_KEY_NAME = "repropack"
 PRIVATE_SUFFIX = ".key"
@@ -75,7 +76,9 @@ def generate_key_pair(directory: Path | None = None, *, name: str = DEFAULT_KEY_
     if not force:
         for path in (private_path, public_path):
             if os.path.lexists(path):
-                raise BadInput(f"{path}: a key already exists; pass --force to replace it")
+                raise BadInput(
+                    f"{shown_path(path)}: a key already exists; pass --force to replace it, or --name another"
+                )
 
     private_key = Ed25519PrivateKey.generate()
     private_pem = private_key.private_bytes(

@@ -214,6 +214,7 @@ def result_of(record: OpenedRecord) -> ReplayResult:
             "recorded_errors": {nb: tuple(errors) for nb, errors in (d.get("recorded_errors") or {}).items()},
             "replayed": tuple(sorted(record.replayed_files)),
             "not_kept": tuple(replayed.get("not_kept") or ()),
+            "what_if": dict((d.get("what_if") or {}).get("parameters") or {}),
         }
         return _from_json(ReplayResult, d, taken)
     except (KeyError, TypeError, ValueError) as error:

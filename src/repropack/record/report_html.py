@@ -5,7 +5,7 @@ from __future__ import annotations
 import jinja2
 
 from repropack import __version__
-from repropack.model.results import RECORD_REPLAYED_DIR
+from repropack.model.results import RECORD_REPLAYED_DIR, WHAT_IF_NOTE
 from repropack.resources import template_dir
 
 REPORT_TEMPLATE = "report.html.j2"
@@ -19,8 +19,9 @@ def render_html_report(result) -> str:
     )
     return env.get_template(REPORT_TEMPLATE).render(
         r=result,
-        verdict_text=result.verdict.value.replace("_", " "),
+        verdict_text=("what-if, " if result.what_if else "") + result.verdict.value.replace("_", " "),
         figures=result.figures,
         version=__version__,
         replayed_dir=RECORD_REPLAYED_DIR,
+        what_if_note=WHAT_IF_NOTE,
     )

@@ -9,9 +9,13 @@ any change of a value breaks it.
 
 The signature lives in ``signature.json`` beside the files it covers::
 
-    {"algorithm": "Ed25519", "key_id": "ed25519:…", "public_key": <base64 raw 32 bytes>,
+    {"algorithm": "Ed25519", "key_id": "ed25519:…", "key_name": "NAME", "public_key": <base64 raw 32 bytes>,
      "signed": "canonical-json(metadata+file sha256)", "files": F,
      "metadata_sha256": <sha256 of canonical_json(M)>, "signature": <base64 64 bytes>}
+
+``key_name`` is the NAME of the signer's ``NAME.key`` (``repropack keys generate --name``): a label a
+reviewer with several keys gave one, shown beside the key id, never trusted (the signature does not
+cover it; the key id is what identifies the key).
 
 ``files`` and ``metadata_sha256`` are not needed to check the signature (the
 payload is recomputed from the folder); they let ``verify_record`` name what
@@ -40,7 +44,7 @@ from repropack.fs.bounded import DEFAULT_MAX_DEPTH, UnsafeData, nesting_depth, r
 from repropack.fs.hashing import sha256_file
 from repropack.fs.walk import Entry, EntryKind, walk_tree
 from repropack.model.layout import METADATA
-from repropack.record.keys import key_id, load_private_key, load_public_key
+from repropack.record.keys import PRIVATE_SUFFIX, key_id, load_private_key, load_public_key
 
 SIGNATURE_FILE = "signature.json"
 ALGORITHM = "Ed25519"
@@ -98,6 +102,7 @@ def sign_record(record_dir: Path, private_key_path: Path) -> dict[str, Any]:
     document = {
         "algorithm": ALGORITHM,
         "key_id": key_id(public_key),
+        "key_name": private_key_path.name.removesuffix(PRIVATE_SUFFIX),
         "public_key": base64.b64encode(raw_public).decode("ascii"),
         "signed": SIGNED_CONTENT,
         "files": files,
@@ -114,12 +119,19 @@ class VerificationResult:
 
     ``valid`` is true exactly when ``problems`` is empty. ``key_id`` is the id
     of the public key embedded in ``signature.json`` (None when it cannot be
-    read). Each problem is one line naming what is wrong.
+    read). Each problem is one line naming what is wrong. ``expected_key_id``
+    is the id of the key the caller required (None: checked against the
+    embedded key, which proves the record is intact, not who signed it).
+    ``other_signer`` is true when the record is intact but signed by a key
+    other than the expected one: not tampered, just not signed by that key.
     """
 
     valid: bool
     key_id: str | None
     problems: tuple[str, ...]
+    expected_key_id: str | None = None
+    other_signer: bool = False
+    key_name: str | None = None  # the label signature.json gives the key, unverified
 
 
 def verify_record(record_dir: Path, public_key_path: Path | None = None) -> VerificationResult:
@@ -127,7 +139,9 @@ def verify_record(record_dir: Path, public_key_path: Path | None = None) -> Veri
 
     The payload is recomputed from the folder and checked with
     ``public_key_path``'s key when given (the embedded key must then be that
-    key too), else with the embedded key. Without ``public_key_path`` a valid
+    key too; when it is another, the payload is checked with the embedded
+    key, so an intact record signed by someone else is ``other_signer``,
+    not tampered), else with the embedded key. Without ``public_key_path`` a valid
     result only says the record is intact and signed by the key ``key_id``
     names; compare that id with a key you trust.
 
@@ -144,8 +158,10 @@ def verify_record(record_dir: Path, public_key_path: Path | None = None) -> Veri
 
     claim = _read_signature_file(record_dir)
     problems = list(claim.problems)
-    if expected_key is not None and claim.public_key is not None and claim.key_id != key_id(expected_key):
-        problems.append(f"signed by {claim.key_id}, not by the expected key {key_id(expected_key)}")
+    expected_id = key_id(expected_key) if expected_key is not None else None
+    other_key = expected_key is not None and claim.public_key is not None and claim.key_id != expected_id
+    if other_key:
+        problems.append(f"signed by {claim.key_id}, not by the expected key {expected_id}")
 
     scan = _scan_files(record_dir)
     problems.extend(scan.problems)
@@ -159,7 +175,8 @@ def verify_record(record_dir: Path, public_key_path: Path | None = None) -> Veri
         payload = _payload(metadata, scan.files)
         metadata_digest = _metadata_sha256(metadata)
 
-    verifying_key = expected_key if expected_key is not None else claim.public_key
+    # Signed by another key: its own key still tells an intact record (another signer) from a tampered one.
+    verifying_key = claim.public_key if other_key or expected_key is None else expected_key
     signature_matches = False
     if payload is not None and verifying_key is not None and claim.signature is not None:
         signature_matches = _signature_matches(verifying_key, claim.signature, payload)
@@ -171,7 +188,14 @@ def verify_record(record_dir: Path, public_key_path: Path | None = None) -> Veri
             problems.append(f"{SIGNATURE_FILE}: its file list or metadata digest differs from the signed record")
     else:
         problems.extend(_changes_since_signing(claim, metadata_digest, scan.files))
-    return VerificationResult(valid=not problems, key_id=claim.key_id, problems=tuple(problems))
+    return VerificationResult(
+        valid=not problems,
+        key_id=claim.key_id,
+        problems=tuple(problems),
+        expected_key_id=expected_id,
+        other_signer=other_key and len(problems) == 1,
+        key_name=claim.key_name,
+    )
 
 
 def _signature_matches(public_key: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:
@@ -334,6 +358,7 @@ class _SignatureClaim:
     files: dict[str, str] | None
     metadata_sha256: str | None
     problems: tuple[str, ...]
+    key_name: str | None = None
 
 
 def _read_signature_file(record_dir: Path) -> _SignatureClaim:
@@ -378,7 +403,16 @@ def _parse_claim(document: dict[str, Any]) -> _SignatureClaim:
     if not isinstance(metadata_sha256, str):
         problems.append(f"{SIGNATURE_FILE}: metadata_sha256 is missing")
         metadata_sha256 = None
-    return _SignatureClaim(public_key, embedded_id, signature, files, metadata_sha256, tuple(problems))
+    key_name = document.get("key_name")
+    return _SignatureClaim(
+        public_key,
+        embedded_id,
+        signature,
+        files,
+        metadata_sha256,
+        tuple(problems),
+        key_name if isinstance(key_name, str) and key_name else None,
+    )
 
 
 def _base64_field(document: dict[str, Any], name: str, size: int, problems: list[str]) -> bytes | None:

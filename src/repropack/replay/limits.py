@@ -7,7 +7,8 @@ limit the user did not give (``SandboxLimits`` field None) is derived from them
 with headroom:
 
 - memory: 2 x the largest recorded peak, at least 512 MiB, rounded up to 64 MiB;
-- timeout: 3 x the recorded wall time of all notebooks + 60 s, at least 300 s;
+- total timeout (the whole run's wall clock, ``--total-timeout``): 3 x the recorded wall time of all
+  notebooks + 60 s, at least 300 s;
 - disk (what the work folder may hold): 4 x the recorded size of the package's files (inputs,
   outputs, notebooks, restricted inputs), at least 1 GiB, rounded up to 64 MiB.
 
@@ -43,7 +44,7 @@ class ReplayLimits:
     limits: SandboxLimits  # every field filled in
     sources: Mapping[str, str] = field(
         default_factory=dict
-    )  # "timeout"/"memory" -> "package" | "default"; derived only
+    )  # "total_timeout"/"memory"/"disk" -> "package" | "default"; derived only
     memory_note: str = ""  # "limit 640m, ...; raise it with --memory"
     timeout_note: str = ""
     disk_note: str = ""
@@ -75,9 +76,9 @@ def derive_limits(
     timeout = requested.timeout
     if timeout is None:
         if wall is None:
-            timeout, sources["timeout"] = FALLBACK_REPLAY_TIMEOUT, "default"
+            timeout, sources["total_timeout"] = FALLBACK_REPLAY_TIMEOUT, "default"
         else:
-            timeout, sources["timeout"] = (
+            timeout, sources["total_timeout"] = (
                 max(math.ceil(TIMEOUT_FACTOR * wall + TIMEOUT_MARGIN), TIMEOUT_FLOOR),
                 "package",
             )
@@ -100,8 +101,8 @@ def derive_limits(
         limits=replace(requested, memory=memory, timeout=timeout, disk=disk),
         sources=sources,
         memory_note=f"limit {memory} ({_how(sources.get('memory'), 'peak')}); {recorded_peak}; raise it with --memory",
-        timeout_note=f"limit {timeout} s ({_how(sources.get('timeout'), 'wall time')}); {recorded_wall}; "
-        "raise it with --timeout",
+        timeout_note=f"limit {timeout} s ({_how(sources.get('total_timeout'), 'wall time')}); {recorded_wall}; "
+        "raise it with --total-timeout",
         disk_note=f"limit {disk} ({_how(sources.get('disk'), 'size of its files')}); the package's files take "
         f"{mebibytes(files_size)}; raise it with --disk",
         disk_bytes=disk_bytes,
@@ -134,3 +135,27 @@ def _how(source: str | None, figure: str) -> str:
     if source == "default":
         return "the default for a package that recorded none"
     return "as given"
+
+
+#: The per-cell timeout of a package that recorded none.
+DEFAULT_CELL_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class CellTimeout:
+    """How long a single cell may run at replay (``--timeout``), where that came from, and what to say when hit."""
+
+    seconds: int
+    source: str | None  # "package" (the export's setting) or "default" when not given; None when given
+    note: str  # "limit 600 s per cell (as recorded at export); raise it with --timeout"
+
+
+def cell_timeout(requested: int | None, recorded: object) -> CellTimeout:
+    """``requested`` (``--timeout``, or the user config's), else the per-cell timeout the export ran with."""
+    if requested is not None:
+        seconds, source, how = requested, None, "as given"
+    elif isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0:
+        seconds, source, how = recorded, "package", "the one the export ran with"
+    else:
+        seconds, source, how = DEFAULT_CELL_TIMEOUT, "default", "the default for a package that recorded none"
+    return CellTimeout(seconds, source, f"limit {seconds} s per cell ({how}); raise it with --timeout")

@@ -51,9 +51,11 @@ from repropack.record.keys import signing_key
 from repropack.replay.executed import new_errors
 from repropack.replay.keep_work import keep_work_dir
 from repropack.replay.kept import keep_outputs
-from repropack.replay.limits import ReplayLimits, derive_limits, out_of_disk, out_of_disk_at_start
+from repropack.replay.limits import ReplayLimits, cell_timeout, derive_limits, out_of_disk, out_of_disk_at_start
 from repropack.replay.nondeterminism import explain_differences, nondeterministic_cause
+from repropack.replay.parameters import WhatIf, check_parameters, inject_what_if
 from repropack.replay.redact import redact_replay, supplied_plaintext
+from repropack.replay.refusals import refuse_record_as_package, refuse_taken_destinations
 from repropack.replay.verdict import classify_run, environment_drift, unreported_error_cause, verdict_of
 from repropack.replay.workdir import (
     changed_in_place,
@@ -67,9 +69,6 @@ from repropack.sandbox import BACKENDS, Backend, RunPlan
 from repropack.sandbox.base import BuildRequest
 from repropack.sandbox.bases import BaseChoice, choose_base_image
 from repropack.sandbox.probe import ProbeFailed
-
-#: The per-cell timeout of a package that recorded none.
-DEFAULT_CELL_TIMEOUT = 600
 
 
 def replay_package(
@@ -88,18 +87,22 @@ def replay_package(
     """
     settings = settings or ReplaySettings()
     progress = progress or SilentProgress()
+    refuse_taken_destinations(settings.record, settings.report)  # before minutes of work, not after
+    refuse_record_as_package(source)  # a record's metadata is no package's: say what it is before reading it as one
     # The replayed outputs the record keeps wait here between the work dir's deletion and the record.
     with owned_temp_dir("repropack-replayed-") as replayed:
         with open_package(source, settings.opening) as opened:
             progress.stage("Checking the package's integrity")
             # Limits the user did not give come from what the recorded run used (replay/limits.py).
             chosen = derive_limits(settings.limits, opened.package.runs, opened.package.files)
-            settings = replace(settings, limits=chosen.limits)
-            result = _replay_opened(opened, settings, progress, Path(replayed), chosen)
+            per_cell = cell_timeout(settings.timeout, opened.package.setting("timeout"))
+            settings = replace(settings, limits=chosen.limits, timeout=per_cell.seconds)
+            derived = {**chosen.sources, **({"timeout": per_cell.source} if per_cell.source else {})}
+            result = _replay_opened(opened, settings, progress, Path(replayed), chosen, per_cell.note)
             # Before anything is written or shown: no restricted line or value the sandbox quoted (replay/redact.py).
             plaintext = supplied_plaintext(opened.package.restricted(), settings.inputs, settings.inputs_dir)
             result = redact_replay(result, plaintext, Path(replayed))
-        result = replace(result, settings=settings.recorded({**(sources or {}), **chosen.sources}))
+        result = replace(result, settings=settings.recorded({**(sources or {}), **derived}))
         return _record(result, settings, Path(replayed))
 
 
@@ -131,11 +134,16 @@ def _replay_opened(
     progress: Progress,
     replayed: Path,
     chosen: ReplayLimits | None = None,
+    cell_timeout_note: str = "",
 ) -> ReplayResult:
     started, clock = _now(), _Clock()
     _verify_integrity(opened)
     package = opened.package
-    plan = _run_plan(opened, package)
+    # The recorded parameters are those the packaged notebooks inject; a what-if's (replay -p) replace them.
+    what_if = check_parameters(
+        opened.root, opened.source, package.runs, settings.parameters, package.setting("parameters")
+    )
+    plan = _run_plan(opened, package, settings.timeout)
     choices = _rule_choices(package.setting("compare") or {}, settings.compare)
     restricted, missing = supplied_inputs(package.restricted(), settings.inputs, settings.inputs_dir)
     if settings.offline and not (opened.root / layout.WHEELHOUSE).is_dir():
@@ -145,7 +153,7 @@ def _replay_opened(
     backend = BACKENDS.get(settings.backend)()
     backend.remove_stale()  # what replays killed outright left running, then the folders they left (fs/stale.py)
     remove_stale_temp_dirs()
-    early = _EarlyFailure(opened, backend, settings, started, clock)
+    early = _EarlyFailure(opened, backend, settings, started, clock, what_if)
     if missing:
         return early.result(FailureCause(CauseKind.MISSING_INPUT, "; ".join(missing)))
 
@@ -186,6 +194,7 @@ def _replay_opened(
             if exc.errno != errno.ENOSPC:
                 raise
             return early.result(out_of_disk_at_start(chosen.disk_note if chosen else settings.limits.disk or ""))
+        inject_what_if(work, what_if)
         before = tree.snapshot(work)
         progress.stage(f"Running {len(plan.notebooks)} notebook(s) in the sandbox")
         ran_from = datetime.now(timezone.utc)  # with the end, the replay's window for clock readings in outputs
@@ -206,6 +215,7 @@ def _replay_opened(
             inputs=(*(f.path for f in package.files if f.role is FileRole.INPUT), *restricted),
             memory_note=chosen.memory_note if chosen else "",
             timeout_note=chosen.timeout_note if chosen else "",
+            cell_timeout_note=cell_timeout_note,
             report_problem=run.report_problem,
             planned=[path for path, _ in plan.notebooks],
         )
@@ -277,6 +287,7 @@ def _replay_opened(
         recorded_errors=early.recorded_errors,
         replayed=replayed_outputs.files,
         not_kept=replayed_outputs.not_kept,
+        what_if=what_if.changes,
     )
 
 
@@ -321,8 +332,9 @@ def _verify_integrity(opened: OpenedPackage) -> None:
         raise BadInput(f"{opened.source}: package failed its integrity check: {problems[0].message}")
 
 
-def _run_plan(opened: OpenedPackage, package: Package) -> RunPlan:
-    """The notebooks in recorded order (every notebook, sorted, for a package that recorded no run)."""
+def _run_plan(opened: OpenedPackage, package: Package, timeout: int | None) -> RunPlan:
+    """The notebooks in recorded order (every notebook, sorted, for a package that recorded no run), each cell
+    given ``timeout`` seconds (None: the package's recorded per-cell timeout)."""
     if package.runs:
         notebooks = tuple((r.notebook, r.status is RunStatus.FAILED) for r in package.runs)
     else:
@@ -331,7 +343,7 @@ def _run_plan(opened: OpenedPackage, package: Package) -> RunPlan:
         raise BadInput(f"{opened.source}: the package has no notebook to replay")
     return RunPlan(
         notebooks,
-        int(package.setting("timeout") or DEFAULT_CELL_TIMEOUT),
+        timeout or cell_timeout(None, package.setting("timeout")).seconds,
         python_path=python_path(opened.root, package),
         environment=dict(package.environment_variables),
     )
@@ -371,7 +383,13 @@ class _EarlyFailure:
     """The result of a replay that stopped before the sandbox ran (missing input, build failure)."""
 
     def __init__(
-        self, opened: OpenedPackage, backend: Backend, settings: ReplaySettings, started: datetime, clock: _Clock
+        self,
+        opened: OpenedPackage,
+        backend: Backend,
+        settings: ReplaySettings,
+        started: datetime,
+        clock: _Clock,
+        what_if: WhatIf,
     ) -> None:
         self.identity = ReplayedPackage(opened.source, opened.package.metadata.title, opened.metadata_sha256)
         self.recorded_errors = {run.notebook: run.errors for run in opened.package.runs if run.errors}
@@ -381,6 +399,7 @@ class _EarlyFailure:
         self._limits = settings.limits.describe()
         self._started = started
         self._clock = clock
+        self._what_if = what_if.changes
 
     def result(self, cause: FailureCause) -> ReplayResult:
         return ReplayResult(
@@ -404,6 +423,7 @@ class _EarlyFailure:
             base_image=self.base.image if self.base else None,
             base_image_reason=self.base.reason if self.base else "",
             recorded_errors=self.recorded_errors,
+            what_if=self._what_if,
         )
 
 

@@ -75,6 +75,7 @@ def classify_run(
     inputs: Iterable[str] = (),
     memory_note: str = "",
     timeout_note: str = "",
+    cell_timeout_note: str = "",
     report_problem: str = "",
     planned: Sequence[str] | None = None,
 ) -> FailureCause | None:
@@ -83,7 +84,9 @@ def classify_run(
     Resource kills win over what the runner saw: a kernel that died because the
     container hit its memory limit is "out of memory", not "kernel died".
     ``memory_note`` and ``timeout_note`` (the limit, the recorded figure, the flag
-    that raises it: ``replay/limits.py``) end the cause of such a kill.
+    that raises it: ``replay/limits.py``) end the cause of such a kill;
+    ``cell_timeout_note`` (the per-cell limit and ``--timeout``) that of a cell the
+    runner stopped, so the two timeouts read apart.
 
     The report was written where the notebooks could write, so it can only make the
     verdict worse: one that could not be read (``report_problem``, from
@@ -100,7 +103,7 @@ def classify_run(
     if timed_out:
         return FailureCause(
             CauseKind.TIMEOUT,
-            _noted(f"{where}: the wall-clock limit was reached and the sandbox was killed", timeout_note),
+            _noted(f"{where}: the whole run's wall-clock limit was reached and the sandbox was killed", timeout_note),
         )
     if out_of_memory:
         return FailureCause(
@@ -123,7 +126,9 @@ def classify_run(
         return None
     cell = _number(last["cell"])
     if last["status"] == "timeout":
-        return FailureCause(CauseKind.TIMEOUT, f"{where}: cell {cell} ran past the cell timeout", where, cell)
+        return FailureCause(
+            CauseKind.TIMEOUT, _noted(f"{where}: cell {cell} ran past the cell timeout", cell_timeout_note), where, cell
+        )
     if last["status"] == "kernel_died":
         return FailureCause(
             CauseKind.KERNEL_DIED, f"{where}: cell {cell}: {last.get('evalue') or 'the kernel died'}", where, cell

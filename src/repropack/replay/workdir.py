@@ -12,6 +12,7 @@ from repropack.errors import BadInput
 from repropack.fs.hashing import sha256_file
 from repropack.model import RESERVED_DIR, FileRecord, OutputComparison, OutputStatus, Package
 from repropack.model.layout import is_safe_package_path
+from repropack.replay.input_hints import missing_input_line
 
 # A project's files as a checkout has them, whatever the replaying user's umask: the owner (the kernel's
 # user in the sandbox) may write each one, as the researcher could at export.
@@ -35,7 +36,7 @@ def supplied_inputs(
     for path, record in sorted(wanted.items()):
         source = inputs.get(path) or (inputs_dir / path if inputs_dir else None)
         if source is None or not source.is_file():
-            problems.append(f"{path} not supplied (pass --input {path}=FILE or --inputs DIR)")
+            problems.append(missing_input_line(record, inputs_dir))
             continue
         if sha256_file(source).sha256 != record.sha256:
             problems.append(f"{path}: supplied file {source} does not match the recorded sha256")

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from repropack.crate.metadata import iso8601
 from repropack.model import FileRecord, NotebookRun, Package, RunStatus
+from repropack.parameters import shown
 from repropack.ui.text import literal, plain
 
 _ACTION_STATUS = {RunStatus.COMPLETED: "CompletedActionStatus", RunStatus.FAILED: "FailedActionStatus"}
@@ -38,6 +40,7 @@ def _run(run: NotebookRun) -> dict:
         "inputs": sorted({run.notebook, *run.inputs}),
         "outputs": sorted({run.notebook, *run.outputs}),
         "error": "; ".join(run.errors) or None,
+        "parameters": dict(run.parameters),  # injected into its parameters cell before it ran
     }
 
 
@@ -118,6 +121,9 @@ def render_inspection(console: Console, d: dict) -> None:
             str(len(r["outputs"])),
         )
     console.print(runs)
+    for r in d["runs"]:
+        if r.get("parameters"):  # a description without them (hand-made) has none to show
+            console.print(Text("parameters of ") + plain(r["notebook"]) + Text(": ") + plain(shown(r["parameters"])))
     files = Table(title="Files")
     for col in ("path", "role", "size", "sha256"):
         files.add_column(col)

@@ -18,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from repropack.fs.names import shown
+from repropack.fs.shown_paths import shown_path
 from repropack.model import OutputStatus, ReplayResult
+from repropack.model.results import WHAT_IF_NOTE
 from repropack.ui.text import literal, plain
 
 _STYLE = {"identical": "green", "equivalent": "green", "different": "red", "missing": "red", "unexpected": "dim"}
@@ -61,12 +63,16 @@ def render_replay(console: Console, result: ReplayResult) -> None:
         unexpected = len(result.outputs) - compared
         extra = f"; {unexpected} unexpected file{'s' if unexpected != 1 else ''}" if unexpected else ""
         console.print(f"{differ} of {compared} output{'s' if compared != 1 else ''} differ{extra}")
-    verdict = result.verdict.value.replace("_", " ")
+    for line in result.what_if_lines():
+        console.print(f"[bold yellow]what-if parameter:[/bold yellow] {literal(line)}")
+    if result.what_if:
+        console.print(f"[bold yellow]{literal(WHAT_IF_NOTE)}[/bold yellow]")
+    verdict = ("what-if, " if result.what_if else "") + result.verdict.value.replace("_", " ")
     errors = result.recorded_errors_note()
     console.print(f"[{_VERDICT[result.verdict.value]}]{verdict}[/]" + (f": {literal(errors)}" if errors else ""))
     if result.record:
-        console.print(f"record: {literal(result.record)}")
-        console.print(f"report: {literal(result.report)}")
+        console.print(f"record: {literal(shown_path(result.record))}")
+        console.print(f"report: {literal(shown_path(result.report))}")
 
 
 def _outputs_table(result: ReplayResult) -> Table:

@@ -36,6 +36,7 @@ from repropack.sandbox.docker.engine import engine_client
 from repropack.sandbox.docker.image import build_image
 from repropack.sandbox.docker.stale import deadline_command, remove_stale_containers, replay_labels
 from repropack.sandbox.probe import PROBE, PROBE_TIMEOUT, EnvironmentFacts, ProbeFailed, parse_probe
+from repropack.sandbox.probe_cache import cached_probe, remember_probe
 from repropack.sandbox.report import read_report
 
 _WORK = "/work"
@@ -84,7 +85,19 @@ class DockerBackend(Backend):
 
     def probe(self, env: PreparedEnvironment, limits: SandboxLimits) -> EnvironmentFacts:
         """One short container of the image, locked down as ``run``'s, with no work dir or exchange mounted:
-        the probe script is its entrypoint (so no entrypoint of the image runs), its stdout the facts."""
+        the probe script is its entrypoint (so no entrypoint of the image runs), its stdout the facts.
+
+        An image id names its content, so the facts of an image already probed are read from the user's
+        cache (``sandbox/probe_cache.py``) instead: a warm replay starts no probe container."""
+        known = cached_probe(env.reference)
+        if known is not None:
+            return known
+        output = self._run_probe(env, limits)
+        facts = parse_probe(output)
+        remember_probe(env.reference, output)
+        return facts
+
+    def _run_probe(self, env: PreparedEnvironment, limits: SandboxLimits) -> bytes:
         from docker.errors import DockerException
 
         with tempfile.TemporaryDirectory(prefix="repropack-probe-") as tmp:
@@ -114,7 +127,7 @@ class DockerBackend(Backend):
                     raise ProbeFailed(f"the probe ran past {PROBE_TIMEOUT} s") from None
                 if status != 0:
                     raise ProbeFailed(f"the probe exited with status {status}")
-                return parse_probe(container.logs(stdout=True, stderr=False))
+                return container.logs(stdout=True, stderr=False)
             finally:
                 container.remove(force=True)
 

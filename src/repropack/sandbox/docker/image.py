@@ -4,10 +4,14 @@ Nothing executable is taken from the package. The build context holds only
 what repropack writes: its own Dockerfile, rendered from the package's facts
 (``BuildRequest.inputs``) on the base image's id as this engine has it (never
 pulled), the lock re-rendered from its strictly parsed entries, the CA bundle,
-and the package's wheels, each copied without following links and checked
-against its recorded sha256. The reviewer's index reaches the build as build
-arguments. The tag is a hash of the rendered Dockerfile and lock (which name
-the base image's id): a second replay of the same environment builds nothing.
+the package's wheels, each copied without following links and checked
+against its recorded sha256, the ``uv`` binary the build installs with, and the
+lock's wheels for the base image's platform as the host fetched them from the
+reviewer's index into its wheel cache (``environment.wheelcache``). When those
+cover the lock, the build runs with no network and no index; otherwise the
+reviewer's index reaches the build as build arguments. The tag is a hash of
+the rendered Dockerfile and lock (which name the base image's id): a second
+replay of the same environment builds nothing.
 A build that runs past ``build_timeout`` is cancelled: its stream is cut (the
 engine stops the build), its intermediate containers and images are removed.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import socket
 import stat
@@ -30,10 +35,12 @@ import docker
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 from docker.utils import kwargs_from_env
 
-from repropack.environment.dockerfile import environment_hash, render_dockerfile
+from repropack.environment.dockerfile import BUILD_DIR, environment_hash, render_dockerfile
+from repropack.environment.wheelcache import FetchedWheels, fetch_wheels
 from repropack.errors import BadInput, BuildFailed, CannotRun
 from repropack.model import layout
 from repropack.sandbox.base import BuildRequest, PreparedEnvironment
+from repropack.sandbox.docker.installer import Installer, image_target, installer
 
 IMAGE_REPOSITORY = "repropack/env"
 _DOCKERFILE = "Dockerfile"  # at the context's root, outside the package's reserved folder
@@ -43,6 +50,10 @@ _PIP_REQUIREMENT_ERRORS = (
     re.compile(r"Failed to build (\S+)"),
     re.compile(r"Failed building wheel for (\S+)"),
     re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES"),
+    # uv's words for the same failures
+    re.compile(r"Because (\S+) was not found in the (?:package registry|provided package locations)"),
+    re.compile(r"Failed to (?:build|download) `(\S+)`"),
+    re.compile(r"Hash mismatch for `(\S+)`"),
 )
 # What the classic builder prints about the containers and images it makes.
 _RUNNING_IN = re.compile(r"^\s*---> Running in ([0-9a-f]{12,64})\s*$")
@@ -76,15 +87,38 @@ def rendered_dockerfile(request: BuildRequest, base_image_id: str) -> str:
     )
 
 
-def _build_context(request: BuildRequest, dockerfile: str, into: Path) -> None:
-    """Only what repropack wrote: the Dockerfile, the re-rendered lock, the CA bundle, the verified wheels."""
+def _build_context(request: BuildRequest, dockerfile: str, into: Path, tool: Installer) -> Path:
+    """Only what repropack wrote: the Dockerfile, the re-rendered lock, the CA bundle, the verified wheels, the
+    verified uv binary. Returns the (empty) folder for the wheels the host fetches."""
     (into / layout.RESERVED_DIR).mkdir()
+    wheels_folder = into / BUILD_DIR / "wheels"
+    wheels_folder.mkdir(parents=True)
+    try:
+        _copy_verified(tool.path, into / BUILD_DIR / "uv", tool.sha256, str(tool.path))
+    except BadInput as exc:  # the host's own file, not the package's: it could not run
+        raise CannotRun(str(exc)) from None
+    os.chmod(into / BUILD_DIR / "uv", 0o755)
     (into / _DOCKERFILE).write_text(dockerfile, encoding="utf-8")
     (into / layout.LOCK).write_text(request.inputs.lock_text, encoding="utf-8")
     (into / layout.CA_BUNDLE).write_bytes(request.ca_bundle.read_bytes() if request.ca_bundle else b"")
     wheels: Mapping[str, str] = {**request.inputs.wheelhouse, **request.inputs.local_wheels}
     for path, sha256 in sorted(wheels.items()):
         _copy_verified(request.package_root / path, into / path, sha256, path)
+    return wheels_folder
+
+
+def _fetch_lock_wheels(client: docker.DockerClient, request: BuildRequest, base_id: str, into: Path) -> FetchedWheels:
+    """The lock's wheels for the base image's platform, fetched by the host (the package's wheelhouse, when it
+    has one, is what the build installs from instead)."""
+    if request.inputs.wheelhouse or request.offline:
+        return FetchedWheels(uncovered=("the package's wheelhouse is used",))
+    target = image_target(client, base_id)
+    if target is None:
+        return FetchedWheels(uncovered=("the base image's platform could not be probed",))
+    machine = target.markers.get("platform_machine")
+    if machine != platform.machine():
+        raise CannotRun(f"the base image is for {machine}; this host's uv binary runs on {platform.machine()}")
+    return fetch_wheels(request.inputs.environment.lock, request.index, target, into, ca_bundle=request.ca_bundle)
 
 
 def _copy_verified(source: Path, target: Path, sha256: str, shown: str) -> None:
@@ -133,7 +167,11 @@ def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedE
         pass
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="repropack-build-") as context:
-        _build_context(request, dockerfile, Path(context))
+        wheels_folder = _build_context(request, dockerfile, Path(context), installer())
+        fetched = _fetch_lock_wheels(client, request, base_id, wheels_folder)
+        if request.on_log and not (request.inputs.wheelhouse or request.offline):
+            request.on_log(fetched.summary())
+        no_index = fetched.complete  # every wheel is here: the build needs neither the index nor a network
         build = _Build(client, request)
         build.run(
             path=context,
@@ -143,8 +181,8 @@ def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedE
             forcerm=True,
             pull=False,  # FROM names the base by its local id: nothing is ever pulled
             decode=True,
-            network_mode="none" if request.offline else None,
-            buildargs=request.index.build_args(),
+            network_mode="none" if request.offline or no_index else None,
+            buildargs={**request.index.build_args(), **({"REPROPACK_NO_INDEX": "1"} if no_index else {})},
             labels={"org.repropack.environment-hash": rendered_hash},
         )
     try:
