@@ -38,6 +38,26 @@ def emit_json(data: dict) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
+def parameter_options(parameter_help: str, file_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-p/--parameter NAME VALUE`` and ``--parameters-file``, as export and replay both take them."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--parameters-file", type=click.Path(path_type=Path), metavar="FILE.yaml", help=file_help
+        )(command)
+        return click.option(
+            "-p",
+            "--parameter",
+            "parameter_pairs",
+            nargs=2,
+            multiple=True,
+            metavar="NAME VALUE",
+            help=parameter_help,
+        )(command)
+
+    return decorate
+
+
 def command_line_parameters(pairs: tuple[tuple[str, str], ...], file: Path | None) -> dict[str, Any]:
     """``--parameters-file`` then ``-p NAME VALUE`` (which wins), papermill's order; BadInput for a bad one."""
     from repropack import parameters

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from repropack.cli.common import command_line_parameters, emit_json, given, run_pipeline, stderr
+from repropack.cli.common import command_line_parameters, emit_json, given, parameter_options, run_pipeline, stderr
 from repropack.config import CRATE_VERSIONS
 from repropack.ui.text import console, literal, safe
 
@@ -99,22 +99,11 @@ from repropack.ui.text import console, literal, safe
     help="RO-Crate version to write (default 1.2; 1.1 for tools that read only 1.1).",
 )
 @click.option("--base-image", help="Base image of the rendered Dockerfile (default repropack/base:bookworm-py3.11).")
-@click.option(
-    "-p",
-    "--parameter",
-    "parameter_pairs",
-    nargs=2,
-    multiple=True,
-    metavar="NAME VALUE",
-    help="Inject NAME = VALUE after each notebook's cell tagged 'parameters', as papermill does (repeatable): "
+@parameter_options(
+    "Inject NAME = VALUE after each notebook's cell tagged 'parameters', as papermill does (repeatable): "
     "-p year 2024 -p alpha 0.05 -p site Kyoto. VALUE is typed as papermill -p types it (True, False, None, "
     "integers, floats, else text, never code); the values are recorded and injected again at replay.",
-)
-@click.option(
-    "--parameters-file",
-    type=click.Path(path_type=Path),
-    metavar="FILE.yaml",
-    help="YAML mapping of parameters (lists and mappings too; a key 'NAME.ipynb' holds one notebook's own), "
+    "YAML mapping of parameters (lists and mappings too; a key 'NAME.ipynb' holds one notebook's own), "
     "as [parameters] of repropack.toml; -p wins over it.",
 )
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from repropack.cli.common import command_line_parameters, emit_json, run_pipeline, stderr
+from repropack.cli.common import command_line_parameters, emit_json, parameter_options, run_pipeline, stderr
 from repropack.config import CRATE_VERSIONS
 from repropack.errors import RepropackError
 from repropack.ui.text import literal, safe
@@ -115,22 +115,11 @@ class _RegisteredBackends(click.Choice):
     metavar="GLOB=RULE[:k=v,...]",
     help="Override a comparison rule, e.g. 'outputs/*.png=image:threshold=0.02'.",
 )
-@click.option(
-    "-p",
-    "--parameter",
-    "parameter_pairs",
-    nargs=2,
-    multiple=True,
-    metavar="NAME VALUE",
-    help="What if NAME had been VALUE? Injects it instead of the recorded value (repeatable; typed as "
+@parameter_options(
+    "What if NAME had been VALUE? Injects it instead of the recorded value (repeatable; typed as "
     "papermill -p types it), e.g. -p year 2025. The outputs are still compared with the recorded ones, but the "
     "verdict is labelled what-if: it is not a reproduction. Only parameters the package recorded can change.",
-)
-@click.option(
-    "--parameters-file",
-    type=click.Path(path_type=Path),
-    metavar="FILE.yaml",
-    help="YAML mapping of what-if parameter values (a key 'NAME.ipynb' holds one notebook's own); -p wins.",
+    "YAML mapping of what-if parameter values (a key 'NAME.ipynb' holds one notebook's own); -p wins.",
 )
 @click.option(
     "--record",

@@ -329,11 +329,17 @@ def _capture(
     ignore: list[Path],
     progress: Progress,
     given: bool = False,
+    start: tuple[tree.Snapshot, list[str]] | None = None,
 ) -> _Capture:
-    """Run the notebooks, in the order their files need (``export.order``): ``given`` when --notebook named it."""
+    """Run the notebooks, in the order their files need (``export.order``): ``given`` when --notebook named it.
+
+    ``start`` is the project's snapshot and empty folders when the caller has just taken them (a second walk of a
+    large project costs a noticeable share of a ``--no-execute`` export); otherwise they are taken here.
+    """
     display = kernel_display_name(s.kernel)
-    current = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
-    empty = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
+    if start is None:
+        start = tree.snapshot_with_empty_folders(project, exclude=s.exclude, ignore=ignore)
+    current, empty = start
     if not s.execute:
         progress.stage("Reading the kernel's environment")
         # The interpreter is asked directly (and its answer cached) when the kernelspec allows; else a kernel starts.
@@ -561,7 +567,7 @@ def _export_project(
     tree.check_reserved(project)
     ignore = [output, *layout.temp_siblings(output)]
 
-    before = tree.snapshot(project, exclude=s.exclude, ignore=ignore)
+    before, empty_before = tree.snapshot_with_empty_folders(project, exclude=s.exclude, ignore=ignore)
     ignores = selection.git_ignored(project)  # left out unless a notebook reads or writes them, or settings name them
     sources = selection.visible(before, ignores, resolved)
     names.refuse_untravelled(sources)  # a name no package can carry is refused before any notebook runs
@@ -574,9 +580,10 @@ def _export_project(
         raise BadInput(f"runs = {s.runs} needs the notebooks executed; --no-execute packs their saved outputs")
     if not s.execute:  # no run will write a restricted file: a typo is refused before the kernel starts
         selection.refuse_unmatched_restrict(before, resolved)
-    empty_before = tree.empty_folders(project, exclude=s.exclude, ignore=ignore)
     with scratch_copies(project, before, empty_before, s.runs - 1) as copies:  # copied before run 1 changes anything
-        capture = _capture(project, notebooks, s.execution, ignore, progress, given=bool(s.notebooks))  # packed
+        capture = _capture(
+            project, notebooks, s.execution, ignore, progress, given=bool(s.notebooks), start=(before, empty_before)
+        )  # the run that is packed
         capture = _later_runs(project, capture, copies, notebooks, s, progress)
     reads = {e.path: _relative(project, e.observation.reads) for e in capture.executions if s.execute}
     chosen = selection.choose_files(

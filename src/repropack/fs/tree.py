@@ -79,10 +79,17 @@ def empty_folders(root: Path, *, exclude: Sequence[str] = (), ignore: Collection
 
     A notebook may write into a folder it expects to exist; the replay needs it too.
     """
+    return snapshot_with_empty_folders(root, exclude=exclude, ignore=ignore)[1]
+
+
+def snapshot_with_empty_folders(
+    root: Path, *, exclude: Sequence[str] = (), ignore: Collection[Path] = ()
+) -> tuple[dict[str, FileState], list[str]]:
+    """``snapshot`` and ``empty_folders`` from one walk of the tree."""
     files, folders = _scan(root, exclude, ignore)
     holding = {str(PurePosixPath(path).parent) for path in files}
     holding |= {str(parent) for path in holding for parent in PurePosixPath(path).parents}
-    return sorted(folder for folder in folders if folder not in holding)
+    return files, sorted(folder for folder in folders if folder not in holding)
 
 
 def _scan(

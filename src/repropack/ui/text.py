@@ -42,5 +42,6 @@ def literal(value: object) -> str:
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A console for the CLI: markup for repropack's own styles, but no emoji codes (a file may be named ``:x:``)."""
-    return Console(stderr=stderr, emoji=False)
+    """A console for the CLI: markup for repropack's own styles only: no emoji codes (a file may be named ``:x:``) and no
+    highlighting of numbers and paths (it costs a fifth of a second on the first print and colours what it guesses)."""
+    return Console(stderr=stderr, emoji=False, highlight=False)
