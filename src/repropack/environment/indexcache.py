@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import threading
@@ -32,7 +31,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import platformdirs
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -43,9 +41,8 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from repropack.fs.bounded import UnsafeData, loads_bounded
+from repropack.fs.hashing import default_cache_dir
 
-#: Same variable and folder as ``fs.hashing.HashCache.default``.
-CACHE_DIR_ENV = "REPROPACK_CACHE_DIR"
 FILENAME = "index-answers.sqlite"
 RELEASE_TTL = 7 * 24 * 3600.0  # seconds
 MISSING_TTL = 3600.0
@@ -93,7 +90,7 @@ class IndexCache:
     @staticmethod
     def default_path() -> Path:
         """In ``$REPROPACK_CACHE_DIR`` if set, else the platform cache folder (as the hash cache)."""
-        return Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("repropack")) / FILENAME
+        return default_cache_dir() / FILENAME
 
     # --- release files ------------------------------------------------------------------
 

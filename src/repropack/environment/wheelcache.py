@@ -33,14 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-import platformdirs
 from packaging.markers import InvalidMarker, Marker
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from repropack.environment.pipindex import PipIndex, shown
-from repropack.fs.hashing import CACHE_DIR_ENV, sha256_file
+from repropack.fs.hashing import default_cache_dir, sha256_file
 from repropack.model import LockedDistribution
 
 REQUEST_TIMEOUT = 30.0  # seconds to connect and between bytes of one page or file
@@ -55,7 +54,7 @@ _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 
 def cache_folder() -> Path:
     """Where fetched wheels are kept, by sha256: safe to delete."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("repropack")) / "wheels"
+    return default_cache_dir() / "wheels"
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import platformdirs
-
 from repropack.fs.atomic import TEMP_MARKER
 from repropack.fs.bounded import UnsafeData, read_regular_file
-from repropack.fs.hashing import CACHE_DIR_ENV
+from repropack.fs.hashing import default_cache_dir
 from repropack.model import RESERVED_DIR
 from repropack.model.layout import METADATA
 
@@ -73,7 +71,7 @@ def environment_folder(path: Path) -> bool:
 
 def cache_folder() -> Path:
     """repropack's cache (hashes, wheels, interpreter facts, local virtualenvs): never packed, wherever it is."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("repropack"))
+    return default_cache_dir()
 
 
 def product_folder(path: Path) -> str | None:

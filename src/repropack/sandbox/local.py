@@ -15,10 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import platformdirs
-
 from repropack.errors import BadInput, BuildFailed
 from repropack.fs.atomic import staged_folder
+from repropack.fs.hashing import default_cache_dir
 from repropack.fs.stale import owned_temp_dir
 from repropack.model import layout
 from repropack.sandbox.base import (
@@ -36,8 +35,7 @@ from repropack.sandbox.report import read_report
 
 
 def _venv_root() -> Path:
-    base = os.environ.get("REPROPACK_CACHE_DIR") or platformdirs.user_cache_dir("repropack")
-    return Path(base) / "venvs"
+    return default_cache_dir() / "venvs"
 
 
 def _run_quiet(command: list[str], env: dict | None = None) -> None:

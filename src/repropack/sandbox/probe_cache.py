@@ -9,15 +9,12 @@ file is a few KiB; the folder is safe to delete at any time.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import platformdirs
-
 from repropack.fs.atomic import write_bytes_atomically
 from repropack.fs.bounded import UnsafeData, read_regular_file
-from repropack.fs.hashing import CACHE_DIR_ENV
+from repropack.fs.hashing import default_cache_dir
 from repropack.sandbox.probe import PROBE_LIMIT, EnvironmentFacts, ProbeFailed, parse_probe
 
 _IMAGE_ID = re.compile(r"sha256:([0-9a-f]{64})")
@@ -27,7 +24,7 @@ def _path(image_id: str) -> Path | None:
     match = _IMAGE_ID.fullmatch(image_id)
     if not match:  # a tag or another backend's reference names no fixed content: never cached
         return None
-    folder = Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("repropack")) / "probes"
+    folder = default_cache_dir() / "probes"
     return folder / f"{match.group(1)}.json"
 
 
