@@ -137,6 +137,12 @@ class _Launch:
     env: dict[str, str]
 
 
+def kernel_interpreter(kernel: str) -> str | None:
+    """The absolute path of the interpreter ``kernel``'s spec starts as ``PYTHON -m ipykernel_launcher``, else None."""
+    launch = _launch_of(kernel)
+    return launch.executable if launch else None
+
+
 def kernel_interpreter_facts(kernel: str, folder: Path, *, cache_dir: Path | None = None) -> InterpreterFacts | None:
     """The facts of ``kernel``'s interpreter as a kernel started in ``folder`` would report them.
 

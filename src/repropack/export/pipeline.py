@@ -62,6 +62,7 @@ from repropack.export.secrets import SecretFinding, find_secrets_in_text, find_s
 from repropack.fs import names, tree
 from repropack.fs.atomic import remove_dead_siblings
 from repropack.fs.hashing import HashCache, hash_files
+from repropack.fs.shown_paths import shown_path
 from repropack.fs.stale import owned_temp_dir, remove_stale_temp_dirs
 from repropack.model import (
     Environment,
@@ -103,7 +104,7 @@ def _check_project(project: Path) -> Path:
 
 
 def _check_output(output: Path, force: bool) -> Path:
-    output = Path(os.path.abspath(output))  # absolute, without "." or "..": the path the CLI prints
+    output = Path(shown_path(output))  # absolute, without "." or "..": the path the CLI prints
     if output.exists() and not force:
         raise BadInput(f"{output}: already exists; pass --force to overwrite it")
     if not output.parent.is_dir():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -95,16 +94,11 @@ def _start_lookups(project: Path, notebooks: tuple[str, ...], kernel: str, runti
 
 def _kernel_python(kernel: str) -> str | None:
     """``sys.executable`` when the kernel's spec starts this interpreter (same folder), else None."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from repropack.export.interpreter_facts import kernel_interpreter
 
-    argv = KernelSpecManager().get_kernel_spec(kernel).argv
-    if not argv:
-        return None
-    if argv[0] in {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}:
-        return sys.executable  # what jupyter_client itself starts for these names
-    found = shutil.which(argv[0]) or argv[0]
+    found = kernel_interpreter(kernel)
     here = os.path.abspath(sys.executable)
-    return sys.executable if os.path.dirname(os.path.abspath(found)) == os.path.dirname(here) else None
+    return sys.executable if found and os.path.dirname(found) == os.path.dirname(here) else None
 
 
 def _imported(project: Path, notebooks: tuple[str, ...]) -> set[str]:
