@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/engine.sh
 bash scripts/browser.sh
+REPROPACK_TEST_POSTGRES="$(bash scripts/postgres.sh)"  # the catalog tests' server (tests/repository/conftest.py)
+export REPROPACK_TEST_POSTGRES
 exec .venv/bin/python -m pytest -n 2 "$@"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from repropack.crate.support import read_support_file, schema_problem
+from repropack.crate.support import read_support_file, schema_problem, schema_validator
 from repropack.model import layout
+from repropack.resources import schema_path
 
 
 def write(root: Path, package_path: str, data: bytes | str) -> None:
@@ -81,3 +83,25 @@ def test_a_problem_stays_one_line_whatever_the_file_holds(tmp_path):
 def test_every_way_a_document_fails_is_counted_after_the_first(tmp_path):
     problem = schema_problem("capture.schema.json", {"empty_folders": 1, "unresolved_requirements": 2}, "c.json")
     assert problem == "c.json: empty_folders: 1 is not of type 'array' (and 1 more)"
+
+
+def _errors(validator, document) -> list[tuple[list[str], str]]:
+    return sorted((list(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(document))
+
+
+@pytest.mark.parametrize("schema_file", ["package.schema.json", "settings.schema.json", "replay-result.schema.json"])
+def test_inlined_refs_report_the_errors_the_schema_as_written_does(schema_file):
+    schema = json.loads(schema_path(schema_file).read_text(encoding="utf-8"))
+    written, inlined = jsonschema.Draft202012Validator(schema), schema_validator(schema_file)
+    graph = [
+        {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "conformsTo": {"@id": "x"}, "about": 3},
+        {"@id": "./", "@type": "Dataset", "name": 7, "hasPart": [{"@id": ""}]},
+        {"@id": "a.csv", "@type": "File", "contentSize": "big", "sha256": None},
+        {"@id": "#run", "@type": "CreateAction", "object": "a.csv"},
+        {"@type": "File"},
+    ]
+    documents = [{}, [], {"@context": [], "@graph": graph}, {"timeout": {"value": "soon"}, "restrict": {"value": 1}}]
+
+    assert json.dumps(inlined.schema).count("$ref") < json.dumps(schema).count("$ref")  # it did inline some
+    for document in documents:
+        assert _errors(inlined, document) == _errors(written, document)

@@ -357,3 +357,14 @@ def test_copy_and_hash_copies_when_the_previous_file_differs_or_is_shared(tmp_pa
         dst = tmp_path / "new" / previous.name
         copy_and_hash({src: (dst, _listed(src))}, cache=cache, previous={src: previous})
         assert dst.stat().st_nlink == 1 and dst.read_bytes() == data
+
+
+def test_a_few_small_files_are_hashed_in_the_calling_thread_and_many_bytes_in_workers(tmp_path: Path) -> None:
+    small = [write(tmp_path / f"s{i}.txt", b"x" * i) for i in range(1, 12)]
+    big = [write(tmp_path / f"b{i}.bin", os.urandom(3 << 20)) for i in range(2)]
+
+    for paths, in_caller in ((small, True), (big, False)):
+        threads: set[int] = set()
+        digests = hash_files(paths, workers=2, on_bytes=lambda _n, seen=threads: seen.add(threading.get_ident()))
+        assert digests == {path: sha256_file(path) for path in paths}
+        assert (threads == {threading.get_ident()}) is in_caller

@@ -10,7 +10,7 @@ import sys
 import click
 
 from repropack import __version__
-from repropack.cli import init, package, record, replay, tools
+from repropack.cli import init, package, record, replay, repository, serve, tools
 from repropack.ui.text import safe
 
 
@@ -42,6 +42,14 @@ def main() -> None:
       repropack verify-record my-project.crate.replay-20261124T101500Z
       repropack diff my-project.crate.replay-20261124T101500Z   # what differs, in full
 
+    \b
+    A repository of packages (for operators):
+      repropack repository init --repository /srv/repository
+      repropack import my-project.crate.zip      # refused when hostile; stored once; catalogued
+      repropack search rainfall --author Sato    # full text over titles, people, keywords, file names
+      repropack checkout pkg-3f9a1c2b7d4e -o my-project/
+      repropack serve                            # a read-only web view on http://127.0.0.1:8000
+
     Exit codes: 0 success, 1 the check said no, 2 usage error or bad input,
     3 the work could not run.
     """
@@ -57,3 +65,6 @@ main.add_command(record.diff_command)
 main.add_command(record.rejudge_command)
 main.add_command(tools.keys)
 main.add_command(tools.base)
+for command in repository.COMMANDS:
+    main.add_command(command)
+main.add_command(serve.serve)

@@ -11,16 +11,14 @@ supplies it, not a problem; so is the one ``crate.versions`` accepts on purpose.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
-
 from repropack.config import OpeningLimits
 from repropack.crate.profiles import validate_profiles
 from repropack.crate.reader import OpenedPackage, open_package
+from repropack.crate.support import schema_validator
 from repropack.crate.versions import crate_version_of, validator_profiles
 from repropack.errors import BadInput
 from repropack.fs.hashing import hash_files
@@ -28,7 +26,6 @@ from repropack.fs.walk import EntryKind, walk_tree
 from repropack.model import FileRecord, layout
 from repropack.model.layout import is_safe_package_path
 from repropack.parameters import verify_recorded
-from repropack.resources import schema_path
 
 SCHEMA_FILE = "package.schema.json"
 
@@ -137,8 +134,7 @@ def check_files(package: OpenedPackage) -> tuple[list[Problem], int]:
 
 
 def check_schema(metadata: dict) -> list[Problem]:
-    schema = json.loads(schema_path(SCHEMA_FILE).read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = schema_validator(SCHEMA_FILE)
     return [
         Problem("schema", f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message[:300]}")
         for error in sorted(validator.iter_errors(metadata), key=lambda e: list(map(str, e.absolute_path)))

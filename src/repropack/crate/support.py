@@ -58,7 +58,7 @@ def read_support_file(root: Path, package_path: str, *, max_bytes: int, max_valu
 
 def schema_problem(schema_file: str, data: Any, shown: str) -> str | None:
     """The first way ``data`` fails the schema in ``schemas/<schema_file>``, as one line starting with ``shown``."""
-    errors = sorted(_validator(schema_file).iter_errors(data), key=lambda e: list(map(str, e.path)))
+    errors = sorted(schema_validator(schema_file).iter_errors(data), key=lambda e: list(map(str, e.path)))
     if not errors:
         return None
     # A key may hold anything, newlines too: quoted unless printable, so the problem stays one line.
@@ -71,6 +71,50 @@ def schema_problem(schema_file: str, data: Any, shown: str) -> str | None:
 
 
 @cache
-def _validator(schema_file: str) -> jsonschema.protocols.Validator:
+def schema_validator(schema_file: str) -> jsonschema.protocols.Validator:
+    """The validator of ``schemas/<schema_file>``, built once per process (building one costs ~30 ms).
+
+    It reports exactly the errors the schema as written does: its local ``$ref``s are only inlined
+    (``inlined_refs``), which makes a package's validation about twice as fast.
+    """
     schema = json.loads(schema_path(schema_file).read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(inlined_refs(schema))
+
+
+#: Keywords whose values are data, not schemas: a ``$ref`` in them is not a reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+def inlined_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each ``{"$ref": "#/..."}`` (a reference alone in its object) replaced by what it names.
+
+    A reference inside its own target (a recursive schema) stays, as does every other kind of reference;
+    a schema with an ``$id`` below its root is returned as it is, since ``#`` may mean another resource there.
+    """
+
+    def target(ref: str) -> Any:
+        node: Any = schema
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def nested_id(node: Any, depth: int) -> bool:
+        if isinstance(node, list):
+            return any(nested_id(item, depth) for item in node)
+        if not isinstance(node, dict):
+            return False
+        if depth and "$id" in node:
+            return True
+        return any(nested_id(value, depth + 1) for key, value in node.items() if key not in _DATA_KEYWORDS)
+
+    def inline(node: Any, within: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [inline(item, within) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if len(node) == 1 and isinstance(ref, str) and ref.startswith("#/") and ref not in within:
+            return inline(target(ref), within | {ref})
+        return {key: value if key in _DATA_KEYWORDS else inline(value, within) for key, value in node.items()}
+
+    return schema if nested_id(schema, 0) else inline(schema, frozenset())

@@ -25,6 +25,7 @@ from pathlib import Path
 from repropack.errors import BadInput, CannotRun
 from repropack.fs.atomic import scratch_folder, staged_file, write_bytes_atomically
 from repropack.fs.bounded import UnsafeData, read_json_file
+from repropack.fs.names import collisions
 from repropack.fs.walk import EntryKind, walk_tree
 
 ZipDateTime = tuple[int, int, int, int, int, int]
@@ -453,22 +454,28 @@ class _Member:
     executable: bool
 
 
-def safe_extract(zip_path: Path, dest: Path, limits: ExtractionLimits = ExtractionLimits()) -> list[str]:
+def safe_extract(
+    zip_path: Path, dest: Path, limits: ExtractionLimits = ExtractionLimits(), *, distinct_when_folded: bool = False
+) -> list[str]:
     """Extract an untrusted archive under ``dest``; return the extracted files' relative paths.
 
     Before writing anything, refuses with a one-line ``BadInput`` naming the
     member and the reason: unsafe names (absolute, drive letter, ``..``, empty
     or ``.`` components, backslash, NUL, resolving outside ``dest``), links and
-    special files, duplicate names, a name used as both file and folder,
-    existing files in the way, encryption, unsupported compression, and
+    special files, duplicate names (with ``distinct_when_folded``, also names
+    that are one file where letter case and Unicode normalisation are ignored,
+    casefold + NFC, as on macOS and Windows), a name used as both file and folder, existing files in the way, encryption,
+    unsupported compression, a stored member whose two declared sizes differ, and
     archives over ``limits`` by their declared sizes. While extracting, a member
     that yields more bytes than it declares (so the bytes written never pass the
-    total limit), or corrupt data, is ``BadInput`` too; a failure to write is
+    total limit) or fewer, or corrupt data, is ``BadInput`` too; a failure to write is
     ``CannotRun``. On any error, everything this call created is removed.
     """
     archive = _open_archive(zip_path)
     with archive:
         members = _checked_members(archive, zip_path, dest, limits)
+        if distinct_when_folded:
+            _refuse_folded_clashes(members, zip_path)
         created: list[Path] = []
         try:
             return _extract(archive, zip_path, members, dest, created)
@@ -553,6 +560,10 @@ def _entry_problem(info: zipfile.ZipInfo, limits: ExtractionLimits) -> str | Non
         return "encrypted"
     if info.compress_type not in _EXTRACTABLE_METHODS:
         return f"unsupported compression method {info.compress_type}"
+    if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+        # zipfile reads a stored member by its size alone: the other size is a lie it would never notice.
+        declared = f"{info.compress_size} bytes compressed and {info.file_size} bytes"
+        return f"lying size header: stored, yet declares {declared}"
     if info.file_size > limits.max_member_bytes:
         return f"declares {info.file_size} bytes, over the limit of {limits.max_member_bytes}"
     too_compressed = info.file_size > limits.max_ratio * info.compress_size
@@ -579,6 +590,14 @@ def _refuse_file_folder_clashes(members: list[_Member], zip_path: Path) -> None:
     for member in members:
         if not member.is_dir and member.name in folders:
             raise _refusal(zip_path, member.name, "used as both a file and a folder")
+
+
+def _refuse_folded_clashes(members: list[_Member], zip_path: Path) -> None:
+    clashes = collisions(member.name.removesuffix("/") for member in members)
+    if clashes:
+        first, second = clashes[0]
+        reason = f"the same name as {first!r} where letter case and Unicode normalisation are ignored (casefold + NFC)"
+        raise _refusal(zip_path, second, reason)
 
 
 def _refusal(zip_path: Path, name: str, reason: str) -> BadInput:
@@ -624,6 +643,9 @@ def _write_member(archive: zipfile.ZipFile, zip_path: Path, member: _Member, tar
                 reason = f"yields more than its declared {declared} bytes"
                 raise _refusal(zip_path, member.name, reason)
             out.write(chunk)
+    if written < declared:
+        # zipfile stops at the end of the compressed data and checks the CRC of what it got, not the size.
+        raise _refusal(zip_path, member.name, f"lying size header: yields {written} of its declared {declared} bytes")
 
 
 def _make_folders(folder: Path, created: list[Path]) -> None:

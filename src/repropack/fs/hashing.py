@@ -13,7 +13,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS file_hashes (
 """
 
 ProgressCallback = Callable[[int], None]
+
+#: Files adding up to at most this many bytes are hashed one after another in the calling thread.
+_SERIAL_MAX_BYTES = 4 << 20
 
 
 def default_cache_dir() -> Path:
@@ -138,7 +141,7 @@ def hash_files(
     """Return the digest of every path, each path once, in the order given.
 
     Files are hashed by ``workers`` threads (default: one per CPU), largest
-    first. Cache hits read no file contents. Fresh digests are stored in the
+    first; files totalling at most 4 MiB (or a single file) in the calling thread. Cache hits read no file contents. Fresh digests are stored in the
     cache in one transaction, except for files whose stat changed while they
     were read: their digest is returned but not trusted for later runs.
 
@@ -166,24 +169,44 @@ def hash_files(
     misses.sort(key=lambda path: stats[path].st_size, reverse=True)
     trusted: list[tuple[Path, os.stat_result, Digest]] = []
     failure: BadInput | None = None
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        futures = {path: pool.submit(_hash_one, path, on_bytes) for path in misses}
-        for path, future in futures.items():
-            try:
-                digest, st_after = future.result()
-            except BadInput as error:
-                # Finish the other files so their digests reach the cache:
-                # the run that follows the fix then re-reads only this one.
-                failure = failure or error
-                continue
-            results[path] = digest
-            if _same_file_state(stats[path], st_after, digest):
-                trusted.append((path, st_after, digest))
+    for path, outcome in _hashed(misses, stats, workers, on_bytes):
+        if isinstance(outcome, BadInput):
+            # Finish the other files so their digests reach the cache:
+            # the run that follows the fix then re-reads only this one.
+            failure = failure or outcome
+            continue
+        digest, st_after = outcome
+        results[path] = digest
+        if _same_file_state(stats[path], st_after, digest):
+            trusted.append((path, st_after, digest))
     if cache is not None:
         cache.store_many(trusted)
     if failure is not None:
         raise failure
     return {path: results[path] for path in unique}
+
+
+def _hashed(
+    paths: list[Path], stats: Mapping[Path, os.stat_result], workers: int | None, on_bytes: ProgressCallback | None
+) -> Iterator[tuple[Path, tuple[Digest, os.stat_result] | BadInput]]:
+    """Each path's digest and stat after reading, or the BadInput saying why it could not be read, in order.
+
+    A few small files are hashed in this thread: starting a pool costs more than reading them.
+    """
+    if len(paths) <= 1 or sum(stats[path].st_size for path in paths) <= _SERIAL_MAX_BYTES:
+        for path in paths:
+            try:
+                yield path, _hash_one(path, on_bytes)
+            except BadInput as error:
+                yield path, error
+        return
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        futures = {path: pool.submit(_hash_one, path, on_bytes) for path in paths}
+        for path, future in futures.items():
+            try:
+                yield path, future.result()
+            except BadInput as error:
+                yield path, error
 
 
 def _hash_one(path: Path, on_bytes: ProgressCallback | None) -> tuple[Digest, os.stat_result]:

@@ -9,6 +9,7 @@ covers the extracted folder exactly as it covered the original.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,25 @@ from repropack.fs.stale import owned_temp_dir
 from repropack.model.layout import METADATA
 from repropack.record.governed_run import RESULT_FILE
 from repropack.record.signing import SIGNATURE_FILE
+
+_RECORD_FILES = (SIGNATURE_FILE, RESULT_FILE)
+
+
+def is_record(source: Path) -> bool:
+    """Whether ``source`` looks like a governed-run record rather than a package: a folder holding
+    ``signature.json`` and ``result.json`` as regular files, or a zip listing both at its top or in one
+    folder. A zip is judged by its list of names only; whether it is safe is for its opener to say."""
+    if source.is_dir() and not source.is_symlink():
+        return all((source / name).is_file() and not (source / name).is_symlink() for name in _RECORD_FILES)
+    if not source.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+    tops = {name.split("/", 1)[0] + "/" for name in names if "/" in name}
+    return any(all(prefix + name in names for name in _RECORD_FILES) for prefix in ("", *tops))
 
 
 @contextmanager

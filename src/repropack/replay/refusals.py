@@ -8,13 +8,11 @@ is refused first (exit 2), not after the work, and never overwritten.
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 from repropack.errors import BadInput
 from repropack.fs.shown_paths import shown_path
-from repropack.record.governed_run import RESULT_FILE
-from repropack.record.signing import SIGNATURE_FILE
+from repropack.record.archived import is_record
 
 
 def refuse_taken_destinations(record: Path | None, report: Path | None) -> None:
@@ -43,25 +41,8 @@ def _taken(path: Path) -> bool:
 def refuse_record_as_package(source: Path) -> None:
     """BadInput when ``source``, given as a package, is a governed-run record: a folder, or a zip of one (read from
     the zip's list of names only; anything else about the zip is for the package opener to judge)."""
-    if _is_record(source):
+    if is_record(source):
         raise BadInput(
             f"{shown_path(source)}: a governed-run record (what a replay writes), not a package; "
             "check it with `repropack verify-record`, or replay the package it names"
         )
-
-
-_RECORD_FILES = (SIGNATURE_FILE, RESULT_FILE)
-
-
-def _is_record(source: Path) -> bool:
-    if source.is_dir():
-        return all((source / name).is_file() and not (source / name).is_symlink() for name in _RECORD_FILES)
-    if not source.is_file():
-        return False
-    try:
-        with zipfile.ZipFile(source) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
-    tops = {name.split("/", 1)[0] + "/" for name in names if "/" in name}
-    return any(all(prefix + name in names for name in _RECORD_FILES) for prefix in ("", *tops))

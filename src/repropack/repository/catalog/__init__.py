@@ -1,0 +1,1 @@
+"""The catalog: what the repository holds, in SQL (SQLite by default, PostgreSQL through the same code)."""
