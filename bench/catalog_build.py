@@ -241,7 +241,8 @@ def _chunk(words: Words, first: int, count: int, person_rows: list[dict], keywor
                                  "doi": f"10.1{rng.randrange(100, 999)}/journal.{rng.randrange(10**6):06d}",
                                  "linked_at": created})  # fmt: skip
         previous = None
-        for number in range(1, 1 + (rng.choice((2, 3)) if rng.random() < 0.125 else 1)):
+        count = rng.choice((2, 3)) if rng.random() < 0.125 else 1
+        for number in range(1, 1 + count):
             version_id = _next(counters, "version")
             description, keywords, paths = words.description(), words.keywords(), words.paths()
             sizes = [rng.randrange(100, 5_000_000) for _ in paths]
@@ -255,6 +256,7 @@ def _chunk(words: Words, first: int, count: int, person_rows: list[dict], keywor
                 "source_name": f"{public_id}-{number}.crate.zip", "source_sha256": None, "zip_date_time": None,
                 "file_count": len(paths), "total_bytes": sum(sizes), "imported_at": imported,
                 "search_text": index_text(title, description, [p["name"] for p in team], keywords, paths),
+                "is_latest": number == count, "newest_verdict": None,
             })  # fmt: skip
             imports.append({"id": _next(counters, "import"), "version_id": version_id, "source_name": f"{public_id}.zip",
                             "source_sha256": None, "outcome": "imported" if number == 1 else "new-version",
@@ -273,14 +275,19 @@ def _chunk(words: Words, first: int, count: int, person_rows: list[dict], keywor
                     keyword_ids[word] = len(keyword_ids) + 1
                     new_keywords.append({"id": keyword_ids[word], "word": word})
                 tagged.append({"version_id": version_id, "keyword_id": keyword_ids[word]})
+            own_runs = []
             if rng.random() < 1 / 3:
                 for _ in range(rng.randrange(1, 4)):
                     finished = imported + timedelta(hours=rng.randrange(1, 2000))
-                    runs.append({"id": _next(counters, "run"), "version_id": version_id, "verdict": rng.choice(VERDICTS),
+                    own_runs.append({"id": _next(counters, "run"), "version_id": version_id, "verdict": rng.choice(VERDICTS),
                                  "cause": None, "started_at": finished - timedelta(minutes=5), "finished_at": finished,
                                  "record_sha256": hashlib.sha256(f"r{counters['run']}".encode()).hexdigest(),
                                  "signer": "ed25519:bench", "signature_verified": True, "source": "import",
                                  "imported_at": finished})  # fmt: skip
+            if own_runs:  # what the importer keeps: the newest run's verdict (latest finish, then the higher id)
+                newest = max(own_runs, key=lambda run: (run["finished_at"], run["id"]))
+                versions[-1]["newest_verdict"] = newest["verdict"]
+            runs += own_runs
             previous = version_id
     return [
         (PackageRow.__table__, packages),

@@ -6,6 +6,7 @@ For tests of the read side that must not depend on the importer: every fact is c
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -86,14 +87,24 @@ def add_package(
             session.flush()
             previous = None
             for number, sample in enumerate(versions, start=1):
-                previous = _add_version(session, store, staging, package, number, previous, sample)
+                latest = number == len(versions)
+                previous = _add_version(session, store, staging, package, number, previous, sample, latest)
             for doi in dois:
                 session.add(PublicationRow(package_id=package.id, doi=doi, linked_at=WHEN))
     finally:
         catalog.close()
 
 
-def _add_version(session, store, staging, package, number, previous, sample: SampleVersion) -> int:
+def newest_verdict(runs: Iterable[tuple[str, datetime | None]]) -> str | None:
+    """The verdict the catalog keeps for runs (verdict, finished_at) inserted in this order: the latest finish,
+    unfinished ones older than any finished one, ties to the one inserted last (the higher id)."""
+    ordered = [
+        (finished is not None, finished or WHEN, index, verdict) for index, (verdict, finished) in enumerate(runs)
+    ]
+    return max(ordered)[3] if ordered else None
+
+
+def _add_version(session, store, staging, package, number, previous, sample: SampleVersion, latest: bool) -> int:
     digest = hashlib.sha256(
         "".join(f"{f.path}\0{hashlib.sha256(f.data).hexdigest()}\n" for f in sample.files).encode()
         + package.public_id.encode()
@@ -123,6 +134,8 @@ def _add_version(session, store, staging, package, number, previous, sample: Sam
             sample.keywords,
             [f.path for f in sample.files],
         ),
+        is_latest=latest,
+        newest_verdict=newest_verdict((run.verdict, run.finished_at) for run in sample.runs),
     )
     session.add(version)
     session.flush()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
 from repropack.fs.stale import this_host
-from repropack.repository.catalog.tables import BlobRow
+from repropack.repository.catalog.tables import BlobRow, PackageRow, VersionRow
 from repropack.repository.check import check_repository
 from repropack.repository.importer import import_package
 from tests.repository.builders import FAST_POLICY, packages, repository
@@ -68,3 +68,17 @@ def test_an_interrupted_imports_leftovers_are_notes_and_dead_staging_is_swept(re
     assert report.ok
     assert any("1 blob(s) stored but not catalogued" in n for n in report.notes)
     assert any("removed 1 staging file(s)" in n for n in report.notes) and not dead.exists()
+
+
+def test_a_version_whose_latest_flag_or_newest_verdict_disagrees_with_the_rows_is_a_problem_each(repository, packages):
+    import_package(repository, packages.folder, FAST_POLICY, "op")
+    with repository.catalog.session(write=True) as session:
+        session.execute(update(VersionRow).values(is_latest=False, newest_verdict="reproduced"))
+        public_id = session.scalars(select(PackageRow.public_id)).one()
+
+    report = check_repository(repository)
+
+    assert report.problems == (
+        f"{public_id}@1: versions.is_latest is False, but it is the latest version of its package",
+        f"{public_id}@1: versions.newest_verdict is 'reproduced', but its newest governed run says None",
+    )

@@ -84,6 +84,9 @@ def test_new_content_of_the_same_work_is_a_new_version_linked_to_the_previous(re
     assert (none, two, previous) == (None, 2, v1_id)
     assert people == 1  # one author, shared by both versions
     assert [(h.public_id, h.version) for h in latest] == [(first.public_id, 2)]
+    with repository.catalog.session() as session:
+        flags = session.execute(select(VersionRow.number, VersionRow.is_latest).order_by(VersionRow.number)).all()
+    assert flags == [(1, False), (2, True)]
     assert check_repository(repository).ok
 
 
@@ -171,6 +174,9 @@ def test_a_signed_record_joins_its_versions_history_once(repository, packages, t
     with repository.catalog.session() as session:
         runs = session.execute(select(GovernedRunRow)).scalars().all()
         hits = search(session, SearchQuery(verdict="not_reproduced"))
+        kept = session.execute(select(VersionRow.is_latest, VersionRow.newest_verdict)).all()
+    assert kept == [(True, "not_reproduced")]  # kept by the import, in its transaction
+    assert check_repository(repository).ok
     assert [(r.verdict, r.signature_verified, r.source) for r in runs] == [("not_reproduced", True, "import")]
     assert runs[0].signer and runs[0].signer.startswith("ed25519:")
     assert [h.public_id for h in hits] == [package.public_id]

@@ -26,6 +26,7 @@ from repropack.repository.catalog.tables import (
     VersionPersonRow,
     VersionRow,
 )
+from tests.repository.catalog_rows import newest_verdict
 from tests.repository.conftest import postgres_database
 
 WHEN = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
@@ -68,6 +69,7 @@ class Rows:
                     tool_version="t", metadata_sha256="0" * 64, source_name="x.zip", file_count=len(v.paths),
                     total_bytes=0, imported_at=WHEN + timedelta(days=number),
                     search_text=index_text(v.title, v.description, [a[0] for a in v.authors], v.keywords, v.paths),
+                    is_latest=number == len(versions), newest_verdict=newest_verdict(v.runs),
                 )  # fmt: skip
                 session.add(row)
                 session.flush()

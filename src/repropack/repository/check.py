@@ -4,7 +4,9 @@ Problems (each one line, and any makes the check fail):
 
 - a blob the catalog lists (``blobs``) that is missing from the store or whose bytes hash to another digest;
 - a file of a version (not restricted) whose sha256 is not a catalogued blob;
-- a blob row whose size is not the size of a file that names it.
+- a blob row whose size is not the size of a file that names it;
+- a version whose ``is_latest`` or ``newest_verdict`` disagrees with its package's versions or its governed runs
+  (what search filters on; see ``catalog.latest``).
 
 Notes (true, worth saying, not wrong):
 
@@ -21,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from repropack.repository.catalog.latest import disagreements
 from repropack.repository.catalog.tables import BlobRow, FileRow, PackageRow, VersionRow
 from repropack.repository.opened import Repository
 
@@ -66,6 +69,7 @@ def check_repository(repository: Repository) -> CheckReport:
             .where(FileRow.restricted.is_(False))
             .order_by(PackageRow.public_id, VersionRow.number, FileRow.path)
         ).all()
+        problems.extend(disagreements(session))
     for sha256 in sorted(blobs):
         problem = repository.store.verify(sha256)
         if problem is not None:

@@ -44,6 +44,7 @@ from repropack.progress import Progress, SilentProgress
 from repropack.record.archived import is_record, record_folder
 from repropack.record.opened import open_record
 from repropack.repository.admission import Admitted, admit
+from repropack.repository.catalog.latest import refresh_newest_verdict, retire_latest
 from repropack.repository.catalog.search import index_text
 from repropack.repository.catalog.tables import (
     BlobRow,
@@ -279,7 +280,10 @@ def _catalogue(
         total_bytes=sum(f.size for f in admitted.files),
         imported_at=now,
         search_text=search_text(admitted),
+        is_latest=True,
     )
+    if latest is not None:
+        retire_latest(session, package.id)
     session.add(version)
     session.flush()
     _insert_ignoring_duplicates(
@@ -495,6 +499,7 @@ def import_record(
                 imported_at=now,
             )
         )
+        refresh_newest_verdict(session, version.id)
         session.add(
             ImportRow(
                 version_id=version.id,

@@ -6,6 +6,9 @@ column ``versions.search_vector`` (``to_tsvector('simple', search_text)``). The 
 parser keeps ``data/input.csv`` as one token, SQLite splits it), so what the catalog stores in
 ``search_text`` is already split and folded by ``index_text``: the same words on both engines, and the same
 answers. A query's words are folded the same way and matched as plain words, never as query syntax.
+"Latest only" and the verdict filter read ``versions.is_latest`` and ``versions.newest_verdict``, which the
+catalog's writers keep (see ``catalog.latest``); on PostgreSQL a latest-only text search matches in the partial
+GIN index ``ix_versions_latest_search`` (``WHERE is_latest``).
 
 A caller may rely on: every word of ``SearchQuery.text`` must occur (AND), as a whole word, case and accents
 ignored; filters narrow further; by default only the latest version of each package is a hit. With text, the
@@ -28,7 +31,6 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    and_,
     any_,
     cast,
     column,
@@ -40,12 +42,11 @@ from sqlalchemy import (
     text,
     union,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from repropack.errors import BadInput
 from repropack.model.results import Verdict
 from repropack.repository.catalog.tables import (
-    GovernedRunRow,
     KeywordRow,
     PackageRow,
     PersonRow,
@@ -138,8 +139,6 @@ def search(session: Session, query: SearchQuery) -> list[SearchHit]:
     if not sqlite:
         session.execute(_POSTGRESQL_SETTINGS)
     matching = select(VersionRow.id).where(*_filters(query, sqlite=sqlite))
-    if query.verdict:
-        matching = _with_newest_verdict(matching, query.verdict)
     if not words:
         page = session.scalars(matching.order_by(VersionRow.id.desc()).limit(query.limit).offset(query.offset))
         return _hits(session, [(version_id, None) for version_id in page])
@@ -205,12 +204,10 @@ def _scores_tsquery(session: Session, words: list[str], window: list[int]) -> di
 def _filters(query: SearchQuery, *, sqlite: bool) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if not query.all_versions:
-        later = aliased(VersionRow)
-        conditions.append(
-            ~select(later.id)
-            .where(later.package_id == VersionRow.package_id, later.number > VersionRow.number)
-            .exists()
-        )
+        # The bare column, not "= true": PostgreSQL then sees that ix_versions_latest_search's WHERE holds.
+        conditions.append(VersionRow.is_latest)
+    if query.verdict:
+        conditions.append(VersionRow.newest_verdict == query.verdict)
     if query.author:
         conditions.append(VersionRow.id.in_(_by_author(query.author, sqlite=sqlite)))
     if query.keyword:
@@ -254,25 +251,6 @@ def _by_author(author: str, *, sqlite: bool) -> Select:
     return select(VersionPersonRow.version_id).where(VersionPersonRow.role == "author", people)
 
 
-def _with_newest_verdict(matching: Select, verdict: str) -> Select:
-    """``matching`` kept to the versions whose newest governed run (latest finish; unfinished ones count as older;
-    ties by id) says ``verdict``.
-
-    A join with "a run with that verdict and no newer run" (at most one per version), not a condition "(the newest
-    run's verdict) = verdict" on each version: PostgreSQL estimates from governed_runs' statistics how many that
-    keeps, where it guessed 0.5% and read every version a common word matches, and it may walk the runs newest
-    version first, looking up only the versions whose newest run says ``verdict``. The migration's
-    ix_governed_runs_newest holds all that either lookup of runs reads."""
-    run, newer = aliased(GovernedRunRow), aliased(GovernedRunRow)
-    is_newer = or_(
-        newer.finished_at > run.finished_at,
-        and_(run.finished_at.is_(None), newer.finished_at.is_not(None)),
-        and_(newer.finished_at.is_not_distinct_from(run.finished_at), newer.id > run.id),
-    )
-    newest = ~select(newer.id).where(newer.version_id == run.version_id, is_newer).exists()
-    return matching.join(run, run.version_id == VersionRow.id).where(run.verdict == verdict, newest)
-
-
 def _hits(session: Session, found: list[tuple[int, float | None]]) -> list[SearchHit]:
     """The hits for the version ids ``found``, in that order: a few queries for the whole page, not per hit."""
     if not found:
@@ -287,6 +265,7 @@ def _hits(session: Session, found: list[tuple[int, float | None]]) -> list[Searc
                 VersionRow.title,
                 VersionRow.doi,
                 VersionRow.package_id,
+                VersionRow.newest_verdict,
                 PackageRow.public_id,
             )
             .join(PackageRow, PackageRow.id == VersionRow.package_id)
@@ -317,7 +296,6 @@ def _hits(session: Session, found: list[tuple[int, float | None]]) -> list[Searc
         .order_by(PublicationRow.package_id, PublicationRow.doi)
     ):
         linked[package_id].append(doi)
-    verdicts = _newest_verdicts(session, ids)
     return [
         SearchHit(
             public_id=versions[version_id].public_id,
@@ -327,20 +305,8 @@ def _hits(session: Session, found: list[tuple[int, float | None]]) -> list[Searc
             keywords=tuple(keywords[version_id]),
             doi=versions[version_id].doi,
             linked_dois=tuple(linked[versions[version_id].package_id]),
-            verdict=verdicts.get(version_id),
+            verdict=versions[version_id].newest_verdict,
             score=None if score is None else float(score),
         )
         for version_id, score in found
     ]
-
-
-def _newest_verdicts(session: Session, ids: list[int]) -> dict[int, str]:
-    newest: dict[int, str] = {}
-    # Newest first within each version, so the first seen is the newest (the order _with_newest_verdict means).
-    for version_id, verdict in session.execute(
-        select(GovernedRunRow.version_id, GovernedRunRow.verdict)
-        .where(GovernedRunRow.version_id.in_(ids))
-        .order_by(GovernedRunRow.finished_at.desc().nulls_last(), GovernedRunRow.id.desc())
-    ):
-        newest.setdefault(version_id, verdict)
-    return newest

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -58,6 +58,10 @@ class VersionRow(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # What full-text search reads: title, description, authors, keywords and file names, one text.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Kept by every writer in the same transaction (catalog/latest.py), so search filters on them directly: no
+    # version of the package has a higher number; the verdict of this version's newest governed run.
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    newest_verdict: Mapped[str | None] = mapped_column(String(32))
 
     package: Mapped[PackageRow] = relationship(back_populates="versions")
     files: Mapped[list[FileRow]] = relationship(back_populates="version", order_by="FileRow.path")

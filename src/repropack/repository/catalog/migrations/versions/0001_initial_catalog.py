@@ -87,6 +87,8 @@ def upgrade() -> None:
         sa.Column("total_bytes", sa.BigInteger(), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
+        sa.Column("is_latest", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("newest_verdict", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["package_id"],
             ["packages.id"],
@@ -265,15 +267,20 @@ _POSTGRESQL_SEARCH = (
     "ALTER TABLE versions ADD COLUMN search_vector tsvector"
     " GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED",
     "CREATE INDEX ix_versions_search ON versions USING gin (search_vector)",
+    # Most searches want only each package's latest version: their text is matched in this smaller index.
+    "CREATE INDEX ix_versions_latest_search ON versions USING gin (search_vector) WHERE is_latest",
 )
 # Lookups search.py makes: DOIs are case-insensitive (it compares lower(doi)), people are found by identifier.
 _SEARCH_LOOKUPS = (
     "CREATE INDEX ix_versions_doi_lower ON versions (lower(doi))",
     "CREATE INDEX ix_publications_doi_lower ON publications (lower(doi))",
     "CREATE INDEX ix_people_identifier ON people (identifier)",  # search by ORCID
+    # A verdict without text: the versions saying it, newest first, from the index.
+    "CREATE INDEX ix_versions_newest_verdict ON versions (newest_verdict, id)",
 )
-# A version's newest governed run (search filters and shows its verdict): read from the index alone, already in
-# order. SQLite keeps NULLs last in a DESC column by itself; PostgreSQL is told to, and has INCLUDE.
+# A version's newest governed run (catalog/latest.py keeps its verdict in versions.newest_verdict; repository
+# check compares the two): read from the index alone, already in order. SQLite keeps NULLs last in a DESC column
+# by itself; PostgreSQL is told to, and has INCLUDE.
 _NEWEST_RUN = {
     "sqlite": "CREATE INDEX ix_governed_runs_newest ON governed_runs (version_id, finished_at DESC, id DESC, verdict)",
     "postgresql": "CREATE INDEX ix_governed_runs_newest ON governed_runs"
@@ -314,6 +321,7 @@ def _drop_search_index() -> None:
     # The pg_trgm extension stays: the operator may have installed it for more than this catalog.
     op.execute("DROP INDEX IF EXISTS ix_people_name_trgm")
     op.execute("DROP INDEX IF EXISTS ix_governed_runs_newest")
+    op.execute("DROP INDEX IF EXISTS ix_versions_newest_verdict")
     op.execute("DROP INDEX IF EXISTS ix_people_identifier")
     op.execute("DROP INDEX IF EXISTS ix_publications_doi_lower")
     op.execute("DROP INDEX IF EXISTS ix_versions_doi_lower")
@@ -322,4 +330,5 @@ def _drop_search_index() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS version_search")
     elif dialect == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_versions_latest_search")
         op.execute("DROP INDEX IF EXISTS ix_versions_search")
