@@ -37,6 +37,16 @@ def _opened(repository_path: Path | None, catalog: str | None):
     return Repository.open(repository_path, catalog)
 
 
+def _in_repository(repository_path: Path | None, catalog: str | None, action: Callable[[Any], Any]) -> Any:
+    """``action(repository)`` on the repository the options name, closed after; errors as every command shows them."""
+
+    def work():
+        with _opened(repository_path, catalog) as repository:
+            return action(repository)
+
+    return run_pipeline(work)
+
+
 def _json_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "json_", is_flag=True, help="Print one JSON object on stdout.")(command)
 
@@ -217,11 +227,7 @@ def checkout(ref: str, out: Path, repository_path: Path | None, catalog: str | N
     """
     from repropack.repository.checkout import checkout as run_checkout
 
-    def work():
-        with _opened(repository_path, catalog) as repository:
-            return run_checkout(repository, ref, out)
-
-    done = run_pipeline(work)
+    done = _in_repository(repository_path, catalog, lambda repository: run_checkout(repository, ref, out))
     if json_:
         emit_json(done.as_dict())
         return
@@ -257,11 +263,7 @@ def link(ref: str, doi: str, repository_path: Path | None, catalog: str | None, 
     """
     from repropack.repository.publications import link_publication
 
-    def work():
-        with _opened(repository_path, catalog) as repository:
-            return link_publication(repository, ref, doi)
-
-    done = run_pipeline(work)
+    done = _in_repository(repository_path, catalog, lambda repository: link_publication(repository, ref, doi))
     if json_:
         emit_json(done.as_dict())
     elif done.linked:
@@ -295,11 +297,9 @@ def export_bag(
     """
     from repropack.repository.exports import export_bag as run_export
 
-    def work():
-        with _opened(repository_path, catalog) as repository:
-            return run_export(repository, ref, out, layout=layout)
-
-    written = run_pipeline(work)
+    written = _in_repository(
+        repository_path, catalog, lambda repository: run_export(repository, ref, out, layout=layout)
+    )
     if json_:
         emit_json({"out": str(written), "layout": layout})
     else:
@@ -328,11 +328,7 @@ def export_rdm(ref: str, out: Path, addon: str, repository_path: Path | None, ca
     """
     from repropack.repository.exports import export_rdm as run_export
 
-    def work():
-        with _opened(repository_path, catalog) as repository:
-            return run_export(repository, ref, out, addon=addon)
-
-    written = run_pipeline(work)
+    written = _in_repository(repository_path, catalog, lambda repository: run_export(repository, ref, out, addon=addon))
     if json_:
         emit_json({"out": str(written), "addon": addon})
     else:
@@ -396,11 +392,7 @@ def check_command(repository_path: Path | None, catalog: str | None, json_: bool
     """
     from repropack.repository.check import check_repository
 
-    def work():
-        with _opened(repository_path, catalog) as repository:
-            return check_repository(repository)
-
-    report = run_pipeline(work)
+    report = _in_repository(repository_path, catalog, check_repository)
     if json_:
         emit_json(report.as_dict())
     else:

@@ -32,7 +32,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -168,7 +168,7 @@ def write_rdm_project(package: OpenedPackage, out: Path, *, addon: str = "osfsto
     model = package.package
     published = model.metadata.date_published
     if out.is_dir():
-        out = out / f".rdm-project-{published.astimezone(UTC):%Y%m%d-%H%M%S}.zip"
+        out = out / f".rdm-project-{published.astimezone(timezone.utc):%Y%m%d-%H%M%S}.zip"
     if not replace and os.path.lexists(out):
         raise BadInput(f"{out}: already exists")
     try:

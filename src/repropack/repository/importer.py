@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,12 @@ from sqlalchemy.orm import Session
 
 from repropack.config import OpeningLimits
 from repropack.errors import BadInput, CannotRun, CheckFailed
+from repropack.fs.hashing import sha256_file
 from repropack.fs.shown_paths import shown_path
 from repropack.model import Person
 from repropack.progress import Progress, SilentProgress
 from repropack.record.archived import is_record, record_folder
-from repropack.record.opened import open_record
+from repropack.record.opened import open_record, result_of
 from repropack.repository.admission import Admitted, admit
 from repropack.repository.catalog.latest import refresh_newest_verdict, retire_latest
 from repropack.repository.catalog.search import index_text
@@ -60,7 +61,7 @@ from repropack.repository.catalog.tables import (
 )
 from repropack.repository.opened import Repository
 from repropack.repository.policy import Policy
-from repropack.repository.queries import resolve_ref
+from repropack.repository.queries import resolve_ref, utc
 
 _DERIVED_ID_DIGITS = 12
 # A transaction that lost a race on a unique key (two first imports of one package on PostgreSQL) is retried:
@@ -252,7 +253,7 @@ def _catalogue(
     if found is not None:
         return _unchanged(admitted, found, stored)
     facts = admitted.facts
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     package, created = _package_for(session, facts.key, as_id, now)
     latest = None
     if not created:
@@ -453,8 +454,8 @@ def import_record(
     """
     with record_folder(source, limits or OpeningLimits()) as folder:
         record = open_record(folder)
-    result = record.result
-    metadata_sha256 = result["package"]["metadata_sha256"]
+        result = result_of(record)  # BadInput when result.json is not what a replay writes
+    metadata_sha256 = result.package.metadata_sha256
     with repository.catalog.session(write=True) as session:
         target = session.execute(
             select(VersionRow, PackageRow.public_id)
@@ -469,7 +470,7 @@ def import_record(
                 f"{metadata_sha256[:16]}…); import that package first"
             )
         version, public_id = target
-        verdict = str(result.get("verdict"))
+        verdict = result.verdict.value
         outcome = ImportOutcome(
             source=source,
             outcome="record",
@@ -484,14 +485,14 @@ def import_record(
         ).first()
         if known is not None:
             return replace(outcome, outcome="unchanged")
-        now = datetime.now(UTC)
+        now = datetime.now(timezone.utc)
         session.add(
             GovernedRunRow(
                 version_id=version.id,
                 verdict=verdict,
-                cause=result.get("cause") if isinstance(result.get("cause"), str) else None,
-                started_at=_moment(result.get("started")),
-                finished_at=_moment(result.get("ended")),
+                cause=str(result.cause) if result.cause else None,
+                started_at=utc(result.started),
+                finished_at=utc(result.ended),
                 record_sha256=record.signature_sha256,
                 signer=record.key_id,
                 signature_verified=True,
@@ -504,31 +505,10 @@ def import_record(
             ImportRow(
                 version_id=version.id,
                 source_name=source.name,
-                source_sha256=_file_sha256(source),
+                source_sha256=sha256_file(source).sha256 if source.is_file() else None,  # a folder has no one byte form
                 outcome="record",
                 operator=operator,
                 at=now,
             )
         )
     return outcome
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _file_sha256(source: Path) -> str | None:
-    """The sha256 of a zipped record as given (None for a folder, which has no one byte form)."""
-    if not source.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(source, "rb") as reader:
-        while chunk := reader.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

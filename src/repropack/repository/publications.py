@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -50,5 +50,5 @@ def link_publication(repository: Repository, ref: Ref | str, doi: str) -> LinkOu
         known = next((d for d in linked if d.casefold() == doi.casefold()), None)
         if known is not None:
             return LinkOutcome(package.public_id, known, False)
-        session.add(PublicationRow(package_id=package.id, doi=doi, linked_at=datetime.now(UTC)))
+        session.add(PublicationRow(package_id=package.id, doi=doi, linked_at=datetime.now(timezone.utc)))
     return LinkOutcome(package.public_id, doi, True)
