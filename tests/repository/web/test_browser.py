@@ -16,6 +16,23 @@ def _by(kind: str):
     return getattr(By, kind)
 
 
+def _wait_for(browser, condition):
+    """Clicks and submits return before the browser has loaded the next page: wait for it, up to 10 s."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, 10).until(condition)
+
+
+def _at(url: str):
+    return lambda browser: browser.current_url == url
+
+
+def _gone(element):
+    from selenium.webdriver.support import expected_conditions
+
+    return expected_conditions.staleness_of(element)
+
+
 def _nothing_ran(browser) -> None:
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert browser.find_elements(_by("TAG_NAME"), "script") == []
@@ -35,7 +52,7 @@ def test_a_search_from_the_box_finds_the_package_and_a_miss_says_so(browser, ser
     box = browser.find_element(_by("NAME"), "q")
     box.send_keys("kyoto study")
     box.submit()
-    assert browser.current_url == f"{served.url}?q=kyoto+study"
+    _wait_for(browser, _at(f"{served.url}?q=kyoto+study"))
     rows = browser.find_elements(_by("CSS_SELECTOR"), "table.packages tbody tr")
     assert len(rows) == 1 and served.public_id in rows[0].text
     box = browser.find_element(_by("NAME"), "q")
@@ -43,13 +60,14 @@ def test_a_search_from_the_box_finds_the_package_and_a_miss_says_so(browser, ser
     box.clear()
     box.send_keys("zzzunfound")
     box.submit()
+    _wait_for(browser, _gone(box))
     assert browser.find_element(_by("CSS_SELECTOR"), "p.empty").text == "No package matches."
 
 
 def test_the_package_page_shows_title_files_verdict_and_environment(browser, served) -> None:
     browser.get(served.url)
     browser.find_element(_by("CSS_SELECTOR"), "table.packages a.title").click()
-    assert browser.current_url == f"{served.url}packages/{served.public_id}/1"
+    _wait_for(browser, _at(f"{served.url}packages/{served.public_id}/1"))
     assert browser.find_element(_by("CSS_SELECTOR"), "h1.title").text == HOSTILE_TITLE
     assert browser.find_element(_by("CSS_SELECTOR"), "p.authors").text == "Ada Example"
 
@@ -76,7 +94,9 @@ def test_the_package_page_shows_title_files_verdict_and_environment(browser, ser
 def test_a_notebook_with_html_and_script_outputs_shows_neither(browser, served) -> None:
     browser.get(f"{served.url}packages/{served.public_id}/1")
     row = next(r for r in browser.find_elements(_by("CSS_SELECTOR"), "table.files tbody tr") if "evil.ipynb" in r.text)
-    row.find_element(_by("CSS_SELECTOR"), "a.view").click()
+    link = row.find_element(_by("CSS_SELECTOR"), "a.view")
+    link.click()
+    _wait_for(browser, _gone(link))
     assert browser.find_element(_by("CSS_SELECTOR"), "h1.path").text == "evil.ipynb"
     assert browser.find_element(_by("CSS_SELECTOR"), "pre.output-text").text == "printed <i>text</i>"
     notes = [n.text for n in browser.find_elements(_by("CSS_SELECTOR"), "p.output-note")]
