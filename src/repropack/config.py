@@ -77,6 +77,12 @@ class ExportSettings:
     compare: Mapping[str, Any] = field(default_factory=dict)
     # Values injected into each notebook's ``parameters`` cell (papermill); a "*.ipynb" key holds one notebook's.
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # Statistical disclosure control over the outputs (the ``[disclosure]`` table; disclosure/rules.py reads it):
+    # a violating output stops the export, or with ``suppress`` is packed as a masked copy.
+    disclosure: Mapping[str, Any] = field(default_factory=dict)
+    suppress: bool = False
+    # age X25519 recipients ("age1...", or a file of them): restricted inputs travel encrypted to exactly these.
+    encrypt_to: tuple[str, ...] = ()
     crate_version: str = DEFAULT_CRATE_VERSION
     force: bool = False
     json: bool = False
@@ -174,6 +180,9 @@ _FIELD_TYPES: dict[str, type] = {
     "publisher": dict,
     "compare": dict,
     "parameters": dict,
+    "disclosure": dict,
+    "suppress": bool,
+    "encrypt_to": tuple,
     "crate_version": str,
     "force": bool,
     "json": bool,
@@ -409,6 +418,10 @@ class ReplaySettings:
     opening: OpeningLimits = field(default_factory=OpeningLimits)
     # What-if values (``replay -p``): injected instead of the recorded ones; the verdict is then no reproduction.
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # An age identity file: restricted inputs the package carries encrypted are decrypted into the sandbox only.
+    identity: Path | None = None
+    # Disclosure rules over the package's declared ones (``--min-count``; the ``[disclosure]`` key of [replay]).
+    disclosure: Mapping[str, Any] = field(default_factory=dict)
 
     def recorded(self, sources: Mapping[str, str]) -> dict[str, Any]:
         """The settings as a record states them: JSON-able values with their sources.
@@ -433,6 +446,8 @@ class ReplaySettings:
             "keep_restricted": self.keep_restricted,
             "crate_version": self.crate_version,
             "parameters": dict(self.parameters),
+            "identity": self.identity is not None,
+            "disclosure": dict(self.disclosure),
         }
         return {name: {"value": value, "source": sources.get(name, "default")} for name, value in values.items()}
 
@@ -450,6 +465,8 @@ _REPLAY_TABLE: dict[str, type] = {
     "disk": str,
     "crate_version": str,
     "operator": dict,
+    "identity": str,
+    "disclosure": dict,
 }
 
 
@@ -504,6 +521,8 @@ def resolve_replay_settings(
             continue
         chosen[name] = _replay_value(name, value, "command line") if name in _REPLAY_TABLE else value
         sources[name] = "flag"
+    if isinstance(chosen.get("identity"), str):  # the user config names the identity file by its path
+        chosen["identity"] = Path(chosen["identity"]).expanduser()
     operator_table = chosen.pop("operator", None)
     operator = person_from_table(operator_table, f"{where} operator") if operator_table else default_operator()
     sources.setdefault("operator", "default")

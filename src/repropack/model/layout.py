@@ -19,6 +19,7 @@ ENV_COPIES = f"{RESERVED_DIR}/env"
 WHEELHOUSE = f"{RESERVED_DIR}/wheelhouse"
 LOCAL_WHEELS = f"{RESERVED_DIR}/local"  # wheels of the project's own non-editable installs (pip install .)
 CA_BUNDLE = f"{RESERVED_DIR}/ca-bundle.crt"  # empty placeholder; a replay may supply a real one
+ENCRYPTED = f"{RESERVED_DIR}/encrypted"  # age ciphertexts of restricted inputs (export --encrypt-to)
 
 #: A restricted file's bytes are not in the package, so its entity cannot have a
 #: local path as @id (RO-Crate requires those to exist); it gets this fragment id.
@@ -61,6 +62,11 @@ def entity_id(path: str, restricted: bool) -> str:
 def path_of_entity(entity_id: str) -> str:
     """The package path an entity describes: ``entity_id`` decoded ("a%2520b%20%231.csv" -> "a%20b #1.csv")."""
     return unquote(entity_id.removeprefix(RESTRICTED_ID_PREFIX))
+
+
+def encrypted_copy(path: str) -> str:
+    """Where a package holds the age ciphertext of the restricted input at ``path``."""
+    return f"{ENCRYPTED}/{path}.age"
 
 
 def env_copy(env_file: str) -> str:

@@ -39,7 +39,10 @@ class FileRecord:
     """One file described by the package.
 
     A restricted file is described (path, size, sha256, access note) but its
-    bytes are not in the package.
+    bytes are not in the package. One exported with ``--encrypt-to`` travels as
+    ``encrypted_copy`` (the package path of its age ciphertext, a support file of
+    its own) for ``recipients`` (age X25519 recipients, ``age1...``); ``sha256``
+    and ``size`` stay the plaintext's.
     """
 
     path: str
@@ -49,6 +52,8 @@ class FileRecord:
     role: FileRole
     restricted: bool = False
     access_note: str | None = None
+    encrypted_copy: str | None = None
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

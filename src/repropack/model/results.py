@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from repropack.model.disclosure import DisclosureReport
 from repropack.model.package import FileRole, Package
 
 #: A governed-run record's HTML report, and the folder holding the outputs its replay produced.
@@ -162,6 +163,8 @@ class ReplayResult:
     # A what-if replay (``replay -p``): notebook -> parameter -> {"recorded": value, "replayed": value} for each
     # value injected instead of the recorded one. Empty for a reproduction.
     what_if: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Disclosure control over the replayed outputs (None: the package declares none); findings carry no values.
+    disclosure: DisclosureReport | None = None
 
     @property
     def report(self) -> Path | None:

@@ -27,6 +27,9 @@ class RunPlan:
     python_path: tuple[str, ...] = ()  # package-relative folders to put on PYTHONPATH (local packages)
     # Variables the recorded kernel had that change results (TZ, PYTHONHASHSEED, ...): set in the sandbox as they were.
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Decrypted restricted inputs (package path -> plaintext): put where the notebooks read them, in memory
+    # inside the container (a tmpfs) or in the local backend's private work dir, and gone after the run.
+    private_inputs: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
