@@ -66,6 +66,7 @@ CONTENT_EXAMPLES = [
     ("private-key-block", PEM_HEADER.format(kind="DSA ")),
     ("private-key-block", PEM_HEADER.format(kind="ENCRYPTED ")),
     ("private-key-block", "-----BEGIN " + "PGP PRIVATE KEY BLOCK-----"),
+    ("age-secret-key", "AGE-SECRET-KEY-" + "18K52MH2K58K9JFC9WY390HG8G3MM998M0AX37YXHHXU2UZNW0S7Q309R2H"),
     ("aws-access-key-id", "AWS_ACCESS_KEY_ID=" + "AK" + "IA" + "Q3EGRXN4PLW7TZ2M"),
     ("aws-access-key-id", "key_id: " + "AS" + "IA" + "ZX7QK2M9PLW3TRBV"),
     ("aws-secret-access-key", "aws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "8fk2Lq0ZtH"),

@@ -10,7 +10,7 @@ import sys
 import click
 
 from repropack import __version__
-from repropack.cli import init, package, record, replay, repository, serve, tools
+from repropack.cli import disclose, init, package, record, replay, repository, serve, signoff, tools
 from repropack.ui.text import safe
 
 
@@ -41,6 +41,7 @@ def main() -> None:
       repropack replay my-project.crate.zip    # rebuild, re-run in a sandbox, compare, sign a record
       repropack verify-record my-project.crate.replay-20261124T101500Z
       repropack diff my-project.crate.replay-20261124T101500Z   # what differs, in full
+      repropack disclose check my-project/outputs   # small counts and other disclosive cells, before release
 
     \b
     A repository of packages (for operators):
@@ -61,8 +62,10 @@ main.add_command(package.inspect)
 main.add_command(package.check)
 main.add_command(replay.replay)
 main.add_command(replay.verify_record_command)
+main.add_command(signoff.sign_off_command)
 main.add_command(record.diff_command)
 main.add_command(record.rejudge_command)
+main.add_command(disclose.disclose)
 main.add_command(tools.keys)
 main.add_command(tools.base)
 for command in repository.COMMANDS:

@@ -62,6 +62,14 @@ from repropack.ui.text import console, literal, safe
     "--restrict 'data/patients/*.csv'. A GLOB that matches no file is refused, so a typo never packs the file.",
 )
 @click.option(
+    "--encrypt-to",
+    multiple=True,
+    metavar="RECIPIENT",
+    help="Also pack each restricted file age-encrypted to RECIPIENT (repeatable): an age X25519 public key "
+    "(age1..., as `repropack keys identity` prints it) or a file of them, one a line. Still described by the "
+    "plaintext's sha256; a replay with the matching identity (--identity) decrypts it into the sandbox only.",
+)
+@click.option(
     "--exclude",
     multiple=True,
     metavar="GLOB",
@@ -87,6 +95,19 @@ from repropack.ui.text import console, literal, safe
     metavar="NAME",
     help="Record environment variable NAME at export and set it at replay (repeatable), beyond those recorded "
     "always: PYTHONHASHSEED, TZ, LANG, LC_*, OMP_*, OPENBLAS_*, MKL_* and other thread counts.",
+)
+@click.option(
+    "--suppress",
+    is_flag=True,
+    help="With [disclosure] declared: pack masked copies of outputs that fail disclosure control (each failing "
+    "cell emptied; recorded in the package) instead of refusing the export. The project's files are unchanged.",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Refuse outputs with a count below K in the count columns [disclosure] declares (counts), over its "
+    "min_count; turns the disclosure check on.",
 )
 @click.option(
     "--wheelhouse",
@@ -116,6 +137,7 @@ def export(
     json_: bool,
     parameter_pairs: tuple[tuple[str, str], ...],
     parameters_file: Path | None,
+    min_count: int | None,
     **_: Any,
 ) -> None:
     """Execute PROJECT's notebooks under observation and write an RO-Crate package.
@@ -133,12 +155,15 @@ def export(
       repropack export . --include 'data/raw/*.csv'     # pack files .gitignore leaves out
       repropack export examples/claims-analysis -o claims.crate.zip
       repropack export . --restrict 'data/raw/*.csv' --notebook analysis.ipynb
+      repropack export . --restrict 'data/raw/*.csv' --encrypt-to age1...   # restricted files travel encrypted
+      repropack export . --min-count 10 --suppress      # mask output cells below 10 ([disclosure])
       repropack export . --runs 2                       # also record what differs between two runs
       repropack export . -p year 2024 --parameters-file params.yaml   # papermill-style parameters
       SOURCE_DATE_EPOCH=1700000000 repropack export . --no-execute   # byte-identical zips
     """
     from repropack.config import resolve_settings
     from repropack.export import export_project
+    from repropack.export.disclosure_gate import DisclosureRefused, with_min_count
     from repropack.fs.shown_paths import shown_path
     from repropack.ui.progress import RichProgress
 
@@ -151,10 +176,12 @@ def export(
         "runs",
         "kernel",
         "restrict",
+        "encrypt_to",
         "exclude",
         "include",
         "allow_secret",
         "env",
+        "suppress",
         "wheelhouse",
         "base_image",
         "crate_version",
@@ -166,8 +193,16 @@ def export(
         if parameter_pairs or parameters_file:
             flags["parameters"] = command_line_parameters(parameter_pairs, parameters_file)
         settings = resolve_settings(flags, project)
-        with RichProgress(stderr) as progress:
-            return export_project(project, output, settings, progress)
+        if min_count is not None:
+            settings = with_min_count(settings, min_count)
+        try:
+            with RichProgress(stderr) as progress:
+                return export_project(project, output, settings, progress)
+        except DisclosureRefused as refused:  # one line per violating cell, after the error's own line
+            click.echo(f"repropack: error: {safe(refused.headline)}", err=True)
+            for line in refused.lines:
+                click.echo(f"  {safe(line)}", err=True)
+            sys.exit(refused.exit_code)
 
     result = run_pipeline(work)
     for warning in result.warnings:

@@ -11,6 +11,7 @@ import click
 from repropack.cli.common import command_line_parameters, emit_json, parameter_options, run_pipeline, stderr
 from repropack.config import CRATE_VERSIONS
 from repropack.errors import RepropackError
+from repropack.model.disclosure import DisclosureReport
 from repropack.ui.text import literal, safe
 
 
@@ -82,6 +83,13 @@ class _RegisteredBackends(click.Choice):
     help="Folder holding restricted inputs at their package paths.",
 )
 @click.option(
+    "--identity",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="age identity file (repropack keys identity) to decrypt the restricted inputs the package carries "
+    "encrypted to you; they go into the sandbox only (a tmpfs, or the local backend's private work dir), "
+    "checked against their recorded sha256, and are removed after the run. Default: [replay] identity.",
+)
+@click.option(
     "--timeout",
     type=click.IntRange(min=1),
     help="Seconds a single cell may run, as at export (default: the per-cell timeout the export ran with).",
@@ -114,6 +122,14 @@ class _RegisteredBackends(click.Choice):
     multiple=True,
     metavar="GLOB=RULE[:k=v,...]",
     help="Override a comparison rule, e.g. 'outputs/*.png=image:threshold=0.02'.",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Disclosure control: a count below K in a declared count column fails, over the package's recorded "
+    "[disclosure] rules (or ACRO's defaults when it declares none). A failing output is recorded but never "
+    "copied into the record; the verdict does not change. Default: [replay] disclosure.",
 )
 @parameter_options(
     "What if NAME had been VALUE? Injects it instead of the recorded value (repeatable; typed as "
@@ -159,12 +175,14 @@ def replay(
     offline: bool,
     inputs: tuple[str, ...],
     inputs_dir: Path | None,
+    identity: Path | None,
     timeout: int | None,
     total_timeout: int | None,
     build_timeout: int | None,
     memory: str | None,
     disk: str | None,
     compare: tuple[str, ...],
+    min_count: int | None,
     record: Path | None,
     key: Path | None,
     report: Path | None,
@@ -206,12 +224,14 @@ def replay(
         "offline": offline or None,
         "inputs": _parse_inputs(inputs) or None,
         "inputs_dir": inputs_dir,
+        "identity": str(identity) if identity else None,  # a path, as the user config's [replay] identity
         "timeout": timeout,
         "total_timeout": total_timeout,
         "build_timeout": build_timeout,
         "memory": memory,
         "disk": disk,
         "compare": compare or None,
+        "disclosure": {"min_count": min_count} if min_count else None,
         "keep": keep or None,
         "keep_restricted": keep_restricted or None,
         "record": record,
@@ -236,7 +256,31 @@ def replay(
         emit_json(result.as_dict())
     else:
         render_replay(stderr, result)
+        if result.disclosure is not None:
+            stderr.print(_disclosure_line(result.disclosure), soft_wrap=True)
     sys.exit(result.verdict.exit_code)
+
+
+def _disclosure_line(report: DisclosureReport) -> str:
+    """The disclosure gate's outcome in one line: what is withheld, what was masked, what needs a person."""
+    from repropack.crate.assess import FAILED, PENDING_REVIEW, outcome
+
+    said = outcome(report)
+    checked = f"{len(report.files)} file{'s' if len(report.files) != 1 else ''} checked"
+    if said == FAILED:
+        cells = len(report.findings())
+        withheld = ", ".join(literal(path) for path in report.failing() if path not in report.suppressed)
+        return (
+            f"[bold red]disclosure control: failed[/bold red] — {cells} cell{'s' if cells != 1 else ''} "
+            f"({checked}); not copied into the record: {withheld}"
+        )
+    if said == PENDING_REVIEW:
+        review = ", ".join(literal(path) for path in report.needs_review())
+        return f"[yellow]disclosure control: pending review by a person[/yellow] ({checked}): {review}"
+    masked = sum(len(cells) for cells in report.suppressed.values())
+    return f"[green]disclosure control: {said}[/green] ({checked}" + (
+        f"; {masked} cell{'s' if masked != 1 else ''} masked as at export)" if masked else ")"
+    )
 
 
 @click.command("verify-record")
@@ -279,6 +323,7 @@ def verify_record_command(record: Path, key: Path | None, json_: bool) -> None:
                 "other_signer": result.other_signer,
                 "key_name": result.key_name,
                 "problems": list(result.problems),
+                "sign_offs": [sign_off.as_dict() for sign_off in result.sign_offs],
             }
         )
     else:
@@ -302,4 +347,11 @@ def verify_record_command(record: Path, key: Path | None, json_: bool) -> None:
                     "(pass --key KEY.pub to check the signer)"
                 )
             stderr.print(f"{where}: {verdict}; signed by {signer}, {checked}", soft_wrap=True)
+        for sign_off in result.sign_offs:  # each checked against its own embedded key, as the record without --key
+            stderr.print(
+                f"  sign-off {literal(sign_off.id)}: {literal(sign_off.decision or 'no decision')} by "
+                f"{literal(repr(sign_off.by))} ({literal(sign_off.role or 'no role')}) at {literal(sign_off.time)}, "
+                f"key {literal(sign_off.key_id)}: {'valid' if sign_off.valid else 'INVALID'}",
+                soft_wrap=True,
+            )
     sys.exit(0 if result.valid else 1)

@@ -13,7 +13,8 @@ from repropack.ui.text import literal
 
 @click.group()
 def keys() -> None:
-    """Manage the Ed25519 key that signs governed-run records."""
+    """Manage the Ed25519 key that signs governed-run records, and the age identity that decrypts
+    restricted inputs packed with `export --encrypt-to`."""
 
 
 @keys.command("generate")
@@ -42,6 +43,52 @@ def keys_generate(directory: Path | None, name: str | None, force: bool) -> None
 
     pair = run_pipeline(lambda: generate_key_pair(directory, name=name or DEFAULT_KEY_NAME, force=force))
     click.echo(f"{pair.key_id}\n  private {shown_path(pair.private_path)}\n  public  {shown_path(pair.public_path)}")
+
+
+@keys.command("identity")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the identity (default: the key folder of the user config dir, beside the signing key).",
+)
+@click.option("--name", help="Name of the identity file, NAME.age (default repropack).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing identity: what was encrypted to the old one can no longer be decrypted with it.",
+)
+def keys_identity(directory: Path | None, name: str | None, force: bool) -> None:
+    """Make an age identity (NAME.age, mode 0600) and print its recipient on stdout.
+
+    Give the recipient (age1...) to a package's author: `repropack export --encrypt-to age1...` then
+    packs the restricted inputs encrypted to you, and `repropack replay --identity NAME.age` decrypts them.
+
+    \b
+    Examples:
+      repropack keys identity
+      repropack export . --restrict 'data/*.csv' --encrypt-to "$(repropack keys recipient)"
+    """
+    from repropack.encryption.identities import DEFAULT_IDENTITY_NAME, make_identity
+    from repropack.fs.shown_paths import shown_path
+
+    made = run_pipeline(lambda: make_identity(directory, name=name or DEFAULT_IDENTITY_NAME, force=force))
+    click.echo(made.recipient)
+    stderr.print(f"identity {literal(shown_path(made.path))} (keep it private; share the recipient above)")
+
+
+@keys.command("recipient")
+@click.argument("identity", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def keys_recipient(identity: Path | None) -> None:
+    """Print the recipient (age1...) of an age identity file (default: the one `keys identity` made).
+
+    \b
+    Example:
+      repropack keys recipient ~/.config/repropack/keys/repropack.age
+    """
+    from repropack.encryption.identities import read_identity
+
+    click.echo(run_pipeline(lambda: read_identity(identity)).recipient)
 
 
 @click.group()

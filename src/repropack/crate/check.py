@@ -113,6 +113,7 @@ def check_files(package: OpenedPackage) -> tuple[list[Problem], int]:
         if record.restricted:
             if on_disk.exists():
                 problems.append(Problem("layout", f"{path}: restricted file is present in the package"))
+            problems += _encrypted_copy_problems(package, record)
             continue
         if not on_disk.is_file():
             problems.append(Problem("hash", f"{path}: described but missing from the package"))
@@ -131,6 +132,22 @@ def check_files(package: OpenedPackage) -> tuple[list[Problem], int]:
         if present != layout.METADATA and present not in described:
             problems.append(Problem("layout", f"{present}: file in the package is not described by its metadata"))
     return problems, len(to_hash)
+
+
+def _encrypted_copy_problems(package: OpenedPackage, record: FileRecord) -> list[Problem]:
+    """A restricted file's ciphertext must be a described, present file (its own record checks its hash).
+
+    The reader already refused a copy outside ``.repropack/encrypted/`` (a ``layout`` read problem).
+    """
+    copy = record.encrypted_copy
+    if copy is None:
+        return []
+    described = any(f.path == copy and not f.restricted for f in package.package.files)
+    if not described or not (package.root / copy).is_file():
+        return [Problem("layout", f"{record.path}: its encrypted copy {copy} is not a described file of the package")]
+    if not record.recipients:
+        return [Problem("layout", f"{record.path}: has an encrypted copy but names no recipient")]
+    return []
 
 
 def check_schema(metadata: dict) -> list[Problem]:

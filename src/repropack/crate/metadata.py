@@ -31,6 +31,7 @@ from rocrate.rocrate import ROCrate
 from repropack.crate import versions
 from repropack.crate.versions import PROCESS_RUN_CRATE
 from repropack.model import FileRecord, FileRole, NotebookRun, Organization, Package, Person, RunStatus, layout
+from repropack.model.disclosure import DisclosureReport
 from repropack.resources import schema_path
 
 WORKFLOW_RUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
@@ -186,6 +187,11 @@ def _file_description(record: FileRecord, runs_by_file: dict[str, list[str]], ex
     if record.restricted:
         kind = {FileRole.INPUT: "input", FileRole.OUTPUT: "output"}.get(record.role, "file")
         read = f" Read by {by}." if by and record.role is FileRole.INPUT else ""
+        if record.encrypted_copy:
+            return (
+                f"Restricted {kind}: described here, its bytes are not in the package in the clear; "
+                f"they travel age-encrypted in {record.encrypted_copy} for the recipients listed.{read}"
+            )
         return f"Restricted {kind}: described here, its bytes are not in the package.{read}"
     if record.role is FileRole.NOTEBOOK:
         if record.path in executed:
@@ -203,6 +209,9 @@ def _file_description(record: FileRecord, runs_by_file: dict[str, list[str]], ex
             return f"Copy of the project's environment file {original}, as repropack read it."
         if record.path.startswith(layout.WHEELHOUSE + "/"):
             return "Wheel of a locked distribution, so the environment can be rebuilt without an index."
+        if record.path.startswith(layout.ENCRYPTED + "/"):
+            original = record.path[len(layout.ENCRYPTED) + 1 :].removesuffix(".age")
+            return f"age ciphertext of the restricted file {original}; only its recipients can decrypt it."
         if record.path.startswith(layout.LOCAL_WHEELS + "/"):
             return (
                 "Wheel of the project's own distribution as it was installed at export (pip install .), "
@@ -227,6 +236,9 @@ def _file_properties(record: FileRecord, description: str, crate_version: str) -
         if crate_version != "1.1":  # the term is new in RO-Crate 1.2
             # A deliberately absent file with a local id says where it belongs.
             props["localPath"] = record.path
+        if record.encrypted_copy:  # export --encrypt-to: the ciphertext is a data entity of its own
+            props["encryptedCopy"] = {"@id": layout.entity_id(record.encrypted_copy, False)}
+            props["ageRecipient"] = list(record.recipients)
     return props
 
 
@@ -351,8 +363,12 @@ def build_metadata(
     settings_path: str,
     env_hash: str,
     crate_version: str = versions.DEFAULT,
+    disclosure: DisclosureReport | None = None,
 ) -> dict:
-    """The ``ro-crate-metadata.json`` document for ``package``, as RO-Crate ``crate_version`` ("1.2" or "1.1")."""
+    """The ``ro-crate-metadata.json`` document for ``package``, as RO-Crate ``crate_version`` ("1.2" or "1.1").
+
+    ``disclosure``: the export's disclosure check, added as an ``AssessAction`` (``crate.assess``; no values).
+    """
     meta = package.metadata
     crate = new_crate(crate_version)
     root = crate.root_dataset
@@ -457,6 +473,12 @@ def build_metadata(
         )
     )
     root["settingsFile"] = files[settings_path]
+    if disclosure is not None:
+        from repropack.crate.assess import add_disclosure_check  # assess imports this module
+
+        add_disclosure_check(
+            crate, disclosure, agent=tool, object_ids=[files[f.path].id for f in disclosure.files if f.path in files]
+        )
     if package.git:
         git = package.git
         props: dict[str, Any] = {

@@ -114,6 +114,23 @@ def _variables(capture: dict) -> dict[str, str]:
     return {name: value for name, value in found.items() if isinstance(name, str) and isinstance(value, str)}
 
 
+def _encrypted_copy(path: str, entity: dict, restricted: bool) -> tuple[str | None, str | None]:
+    """A restricted file's ``encryptedCopy`` as a package path, or the problem with it.
+
+    The ciphertext must be a file of the reserved folder ``.repropack/encrypted/``: a replay reads
+    it from there and nowhere else (not a payload file, not a path out of the package).
+    """
+    if "encryptedCopy" not in entity:
+        return None, None
+    ref = _ref(entity["encryptedCopy"])
+    copy = layout.path_of_entity(ref) if isinstance(ref, str) else ""
+    if not restricted:
+        return None, f"{path}: has an encryptedCopy but is not restricted"
+    if not layout.is_safe_package_path(copy) or not copy.startswith(layout.ENCRYPTED + "/"):
+        return None, f"{path}: its encrypted copy {copy!r} is not a file of {layout.ENCRYPTED}/"
+    return copy, None
+
+
 def _types(entity: dict) -> set[str]:
     return {t for t in _as_list(entity.get("@type")) if isinstance(t, str)}
 
@@ -198,6 +215,11 @@ class OpenedPackage:
             except ValueError:
                 problems.append(ReadProblem(path, "schema", f"{path}: unknown file role {entity.get('fileRole')!r}"))
                 continue
+            restricted = entity.get("restricted") is True
+            copy, problem = _encrypted_copy(path, entity, restricted)
+            if problem:
+                problems.append(ReadProblem(path, "layout", problem))
+                continue
             records.append(
                 FileRecord(
                     path=path,
@@ -205,8 +227,10 @@ class OpenedPackage:
                     size=size,
                     encoding_format=_text(entity.get("encodingFormat")) or "",
                     role=role,
-                    restricted=entity.get("restricted") is True,
+                    restricted=restricted,
                     access_note=_text(entity.get("accessNote")),
+                    encrypted_copy=copy,
+                    recipients=tuple(sorted({r for r in _as_list(entity.get("ageRecipient")) if isinstance(r, str)})),
                 )
             )
         return tuple(sorted(records, key=lambda r: r.path)), tuple(problems)

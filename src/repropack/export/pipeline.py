@@ -37,8 +37,9 @@ from repropack.environment.localwheel import LocalWheel, wheel_from_record
 from repropack.environment.pipindex import configured_index
 from repropack.environment.wheelhouse import download_wheelhouse
 from repropack.errors import BadInput, CannotRun, CheckFailed, RepropackError
-from repropack.export import selection
+from repropack.export import disclosure_gate, selection
 from repropack.export.deadline import Deadline
+from repropack.export.encrypted_inputs import encrypt_restricted, with_checked_recipients
 from repropack.export.envfiles import declared_requirements, find_env_files
 from repropack.export.environ import recorded_variables
 from repropack.export.execute import (
@@ -560,6 +561,7 @@ def _export_project(
         settings = resolve_settings(settings or {}, project, user={})
     found_metadata = project_metadata(project, settings)  # read before anything runs: a bad setting stops here
     resolved = replace(settings, metadata_sources=found_metadata.sources)
+    resolved = with_checked_recipients(resolved, project)  # a bad age recipient stops the export before any run
     s = resolved.values
     progress = progress or SilentProgress()
     output = _check_output(output or default_output(project), s.force)
@@ -577,6 +579,7 @@ def _export_project(
         read_notebook(project / nb, nb)
     start_index_prefetch(project, notebooks, s.execution.kernel, RUNTIME_DISTRIBUTIONS)  # the lock's hashes
     parameter_notes = check_parameters(project, notebooks, s)
+    disclosure = disclosure_gate.declared_rules(project, resolved)  # None: nothing declared; a bad table stops here
     if s.runs > 1 and not s.execute:
         raise BadInput(f"runs = {s.runs} needs the notebooks executed; --no-execute packs their saved outputs")
     if not s.execute:  # no run will write a restricted file: a typo is refused before the kernel starts
@@ -601,6 +604,15 @@ def _export_project(
     _refuse_secrets(scanned.secrets, capture.notebooks, s.allow_secret)
     variables = "".join(f"{k}={v}\n" for k, v in _environment_variables(capture, s.env).items())
     refuse_secrets(find_secrets_in_text(layout.CAPTURE, variables), allowed=s.allow_secret)
+    role = _role_of(capture)
+    checked = [p for p in payload if role(p) is FileRole.OUTPUT and p not in restricted]
+    gate = (
+        None
+        if disclosure is None
+        else disclosure_gate.check_export(project, disclosure, s.suppress, checked, capture.notebooks)
+    )
+    masked = gate.masked if gate else {}  # --suppress: these bytes are packed, the originals never read into it
+    payload = [p for p in payload if p not in masked]
 
     progress.hashing(sum(capture.snapshot[p].size for p in payload))
     cache = hash_cache if hash_cache is not None else HashCache.default()
@@ -620,13 +632,12 @@ def _export_project(
         local_wheels={PurePosixPath(p).name: w.sha256 for p, w in local_wheels.items()},
     )
     support = _support_files(project, capture, environment, resolved, dockerfile, lock_text, local_packages)
-    in_memory = {**capture.notebooks, **support, **{p: w.data for p, w in local_wheels.items()}}
+    in_memory = {**capture.notebooks, **masked, **support, **{p: w.data for p, w in local_wheels.items()}}
     progress.stage("Checking for restricted data")
     restricted_notes = refuse_restricted_leaks(
         project, restricted, payload, in_memory, digests, index=index, content=scanned.restricted
     )
 
-    role = _role_of(capture)
     records = [
         FileRecord(
             p,
@@ -645,10 +656,12 @@ def _export_project(
             hashlib.sha256(data).hexdigest(),
             len(data),
             encoding_format(p),
-            role(p) if p in capture.notebooks else FileRole.SUPPORT,
+            role(p) if p in capture.notebooks or p in masked else FileRole.SUPPORT,
         )
         for p, data in in_memory.items()
     ]
+    encrypted = encrypt_restricted(project, records, s.encrypt_to)  # after the leak guard: ciphertexts are random
+    records = list(encrypted.records)
     with owned_temp_dir("repropack-export-") as scratch:
         wheels: dict[str, Path] = {}
         if s.wheelhouse:
@@ -684,6 +697,7 @@ def _export_project(
             settings_path=layout.SETTINGS,
             env_hash=environment_hash(dockerfile, lock_text),
             crate_version=s.crate_version,
+            disclosure=gate.report if gate else None,
         )
         # Metadata and settings hold values from settings, user config and the git remote, not only scanned files.
         refuse_secrets(find_secrets_in_written(metadata, support), allowed=s.allow_secret)
@@ -691,12 +705,17 @@ def _export_project(
         content = PackageContent(
             metadata=metadata,
             disk_files={p: (project / p, capture.snapshot[p]) for p in payload if p not in restricted},
-            memory_files=in_memory,
+            memory_files={**in_memory, **encrypted.ciphertexts},
             extra_files=wheels,
         )
         write_package(output, content, force=s.force, date_published=package.metadata.date_published, staging=staging)
     return ExportResult(
         output,
         package,
-        parameter_notes + _warnings(capture, environment, found_metadata) + restricted_notes + chosen.notes,
+        parameter_notes
+        + _warnings(capture, environment, found_metadata)
+        + restricted_notes
+        + chosen.notes
+        + encrypted.notes
+        + (gate.warnings if gate else ()),
     )

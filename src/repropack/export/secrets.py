@@ -147,6 +147,11 @@ SECRET_RULES: tuple[SecretRule, ...] = (
         pattern=re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
     ),
     SecretRule(
+        "age-secret-key",
+        "age identity (the secret half of an encryption recipient)",
+        pattern=re.compile(_START + r"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}" + _END),
+    ),
+    SecretRule(
         "aws-access-key-id",
         "AWS access key id",
         pattern=re.compile(_START + r"(?:AKIA|ASIA)[0-9A-Z]{16}" + _END),

@@ -211,8 +211,9 @@ class RestrictedIndex:
         self.notes = notes  # one line per restricted file known by hash only, or only in part
 
     @classmethod
-    def of(cls, files: Mapping[str, Path]) -> RestrictedIndex:
-        """The index of restricted files (package path -> file holding its plaintext).
+    def of(cls, files: Mapping[str, Path | bytes]) -> RestrictedIndex:
+        """The index of restricted files (package path -> file holding its plaintext, or the plaintext itself:
+        a decrypted input, which no file holds, so it has no hard links to find).
 
         Raises OSError when a file cannot be read (the caller names it).
         """
@@ -220,10 +221,15 @@ class RestrictedIndex:
         needles: dict[str, _Needle] = {}
         notes: list[str] = []
         for source, file in sorted(files.items()):
-            data, info, whole = _read_head(file, INDEX_LIMIT)
-            digest = hashlib.sha256(data) if whole else _sha256_of(file)
-            sha256 = digest.hexdigest() if info.st_size >= MIN_LENGTH else None
-            identities.append(_Identity(source, sha256, info.st_dev, info.st_ino))
+            if isinstance(file, bytes):
+                data, whole, size, device, inode = file[:INDEX_LIMIT], len(file) <= INDEX_LIMIT, len(file), -1, -1
+                digest = hashlib.sha256(file)
+            else:
+                data, info, whole = _read_head(file, INDEX_LIMIT)
+                size, device, inode = info.st_size, info.st_dev, info.st_ino
+                digest = hashlib.sha256(data) if whole else _sha256_of(file)
+            sha256 = digest.hexdigest() if size >= MIN_LENGTH else None
+            identities.append(_Identity(source, sha256, device, inode))
             lines, values = lines_and_values(source, data)
             if not lines and not values:
                 notes.append(

@@ -110,8 +110,12 @@ class DisclosureReport:
 
     @property
     def status(self) -> DisclosureStatus:
-        """``fail`` if any file fails, else ``review`` if any needs a person, else ``pass``."""
-        statuses = {f.status for f in self.files}
+        """``fail`` if any file fails and was not packed as a masked copy (``suppressed``), else ``review`` if any
+        needs a person, else ``pass``."""
+        statuses = {
+            DisclosureStatus.PASS if f.status is DisclosureStatus.FAIL and f.path in self.suppressed else f.status
+            for f in self.files
+        }
         for status in (DisclosureStatus.FAIL, DisclosureStatus.REVIEW):
             if status in statuses:
                 return status
@@ -129,10 +133,11 @@ class DisclosureReport:
         return tuple(finding for f in self.files for finding in f.findings)
 
     def without_values(self) -> DisclosureReport:
-        """The report as it may leave the enclave: every finding's ``value`` emptied."""
+        """The report as it may leave the enclave: every finding's ``value`` emptied and its ``detail`` (which
+        may quote the value or a total) replaced by what its rule says in general."""
 
         def blank(findings: tuple[CellFinding, ...]) -> tuple[CellFinding, ...]:
-            return tuple(replace(finding, value="") for finding in findings)
+            return tuple(replace(finding, value="", detail=_shareable_detail(finding)) for finding in findings)
 
         return replace(
             self,
@@ -160,6 +165,21 @@ class DisclosureReport:
             ],
             "suppressed": {path: [_finding(c) for c in cells] for path, cells in self.suppressed.items()},
         }
+
+
+#: What each built-in rule's finding means, with no number in it: the detail a package or a record may carry.
+_RULE_MEANING = {
+    "threshold": "a count below the minimum count",
+    "zeros": "a zero count, disclosive under these rules",
+    "complementary": "a suppressed cell recoverable from a total and the other cells",
+    "dominance": "a cell dominated by its largest contributors (n, k rule)",
+    "p_ratio": "a cell whose largest contributor the others could estimate (p % rule)",
+}
+
+
+def _shareable_detail(cell: CellFinding) -> str:
+    """An ACRO decision's detail is ACRO's own summary (no cell values); any other rule's is its general meaning."""
+    return cell.detail if cell.rule == "acro" else _RULE_MEANING.get(cell.rule, "")
 
 
 def _finding(cell: CellFinding) -> dict[str, str]:

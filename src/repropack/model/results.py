@@ -246,4 +246,5 @@ class ReplayResult:
             "replayed": {"folder": RECORD_REPLAYED_DIR, "files": list(self.replayed), "not_kept": list(self.not_kept)},
             "rejudged_from": dict(self.rejudged_from) if self.rejudged_from else None,
             "what_if": {"note": WHAT_IF_NOTE, "parameters": dict(self.what_if)} if self.what_if else None,
+            "disclosure": self.disclosure.as_dict() if self.disclosure else None,
         }

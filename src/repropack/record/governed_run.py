@@ -23,6 +23,7 @@ from rocrate.model.data_entity import DataEntity
 
 from repropack import __version__
 from repropack.crate import versions
+from repropack.crate.assess import add_disclosure_check
 from repropack.crate.formats import encoding_format
 from repropack.crate.metadata import (
     DOCKER_IMAGE_TYPE,
@@ -253,6 +254,10 @@ def _metadata(
             )
         )
     root["mentions"] = action
+    if result.disclosure is not None:  # the replay's disclosure check, over the replayed files the record keeps
+        kept = {path: entity.id for path, entity in zip(result.replayed, replayed_files)}
+        checked = [kept[f.path] for f in result.disclosure.files if f.path in kept]
+        add_disclosure_check(crate, result.disclosure, agent=app, object_ids=checked)
     return generate(crate)
 
 

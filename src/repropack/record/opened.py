@@ -37,6 +37,7 @@ from repropack.model import (
     ReplayResult,
     Verdict,
 )
+from repropack.model.disclosure import CellFinding, DisclosureReport, DisclosureRules, DisclosureStatus, FileDisclosure
 from repropack.model.layout import is_safe_package_path
 from repropack.model.results import RECORD_REPLAYED_DIR
 from repropack.record.governed_run import RESULT_FILE
@@ -181,6 +182,42 @@ def _from_json(cls: type, data: dict[str, Any], taken: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
+def _rules_of(d: dict[str, Any]) -> DisclosureRules:
+    """``DisclosureRules.as_dict`` read back (the schema checked the shape)."""
+    return DisclosureRules(
+        min_count=d["min_count"],
+        zeros_are_disclosive=d["zeros_are_disclosive"],
+        counts=tuple(d["counts"]),
+        nk_n=d["nk_n"],
+        nk_k=d["nk_k"],
+        p_ratio=d["p_ratio"],
+        magnitudes=tuple(d["magnitudes"]),
+        outputs=tuple(d["outputs"]),
+        overrides={glob: _rules_of(rules) for glob, rules in d["overrides"].items()},
+        source=d["source"],
+    )
+
+
+def _disclosure_of(d: dict[str, Any]) -> DisclosureReport:
+    """The ``disclosure`` member of result.json (``DisclosureReport.as_dict``, values removed) read back."""
+
+    def cells(items: list[dict[str, str]]) -> tuple[CellFinding, ...]:
+        return tuple(CellFinding(**{f.name: c[f.name] for f in dataclasses.fields(CellFinding)}) for c in items)
+
+    files = tuple(
+        FileDisclosure(f["path"], DisclosureStatus(f["status"]), cells(f["findings"]), f["note"], f["tables"])
+        for f in d["files"]
+    )
+    return DisclosureReport(
+        rules=_rules_of(d["rules"]),
+        files=files,
+        started=datetime.fromisoformat(d["started"]),
+        ended=datetime.fromisoformat(d["ended"]),
+        where=d["where"],
+        suppressed={path: cells(items) for path, items in d["suppressed"].items()},
+    )
+
+
 def result_of(record: OpenedRecord) -> ReplayResult:
     """The record's ``result.json`` as the ``ReplayResult`` it was written from.
 
@@ -215,6 +252,7 @@ def result_of(record: OpenedRecord) -> ReplayResult:
             "replayed": tuple(sorted(record.replayed_files)),
             "not_kept": tuple(replayed.get("not_kept") or ()),
             "what_if": dict((d.get("what_if") or {}).get("parameters") or {}),
+            "disclosure": _disclosure_of(d["disclosure"]) if d.get("disclosure") else None,
         }
         return _from_json(ReplayResult, d, taken)
     except (KeyError, TypeError, ValueError) as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 
 from repropack import __version__
+from repropack.crate.assess import outcome
 from repropack.model.results import RECORD_REPLAYED_DIR, WHAT_IF_NOTE
 from repropack.resources import template_dir
 
@@ -24,4 +25,5 @@ def render_html_report(result) -> str:
         version=__version__,
         replayed_dir=RECORD_REPLAYED_DIR,
         what_if_note=WHAT_IF_NOTE,
+        disclosure_outcome=outcome(result.disclosure) if result.disclosure else None,
     )

@@ -20,6 +20,11 @@ cover it; the key id is what identifies the key).
 ``files`` and ``metadata_sha256`` are not needed to check the signature (the
 payload is recomputed from the folder); they let ``verify_record`` name what
 changed when the signature does not match.
+
+Sign-offs (``record.sign_off``) are added to a record after it was signed: every entity whose ``@id``
+starts ``#sign-off-`` and the root's ``mentions`` references to them are left out of the payload
+(``without_sign_offs``), so the record's own signature stays valid, and each sign-off carries its own
+signature, checked by ``verify_record`` too.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -46,12 +51,17 @@ from repropack.fs.walk import Entry, EntryKind, walk_tree
 from repropack.model.layout import METADATA
 from repropack.record.keys import PRIVATE_SUFFIX, key_id, load_private_key, load_public_key
 
+if TYPE_CHECKING:
+    from repropack.record.sign_off import SignOff
+
 SIGNATURE_FILE = "signature.json"
 ALGORITHM = "Ed25519"
 #: Names what the signature covers; a different value is a format this code does not know.
 SIGNED_CONTENT = "canonical-json(metadata+file sha256)"
 
 _NOT_HASHED = frozenset({SIGNATURE_FILE, METADATA})  # top-level names only
+#: The ``@id`` prefix of sign-off entities (actions and their agents), which the record's signature does not cover.
+SIGN_OFF_PREFIX = "#sign-off-"
 _PUBLIC_KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
 #: A record is as untrusted as a package: its JSON files are read within a package metadata's limits.
@@ -74,6 +84,60 @@ def canonical_json(data: object) -> bytes:
     """
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return text.encode("utf-8")
+
+
+def without_sign_offs(metadata: object) -> object:
+    """The metadata as the record's signer signed it: the sign-offs added since left out.
+
+    Every ``@graph`` entity whose ``@id`` starts ``#sign-off-`` is removed, and the root's ``mentions``
+    references to them are dropped (the key itself when nothing else is left), leaving ``mentions`` a list.
+    The record writer collapses a one-entry list to its entry (RO-Crate's JSON-LD advice), so
+    ``verify_record`` tries that form too. Metadata holding no sign-off is returned as it is (the same
+    object), and so is a value that is not an RO-Crate graph (its signature check says the rest).
+    """
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("@graph"), list):
+        return metadata
+    graph = []
+    changed = False
+    for entity in metadata["@graph"]:
+        if _is_sign_off_ref(entity):
+            changed = True
+            continue
+        if isinstance(entity, dict) and entity.get("@id") == "./" and "mentions" in entity:
+            listed = entity["mentions"] if isinstance(entity["mentions"], list) else [entity["mentions"]]
+            kept = [ref for ref in listed if not _is_sign_off_ref(ref)]
+            if len(kept) != len(listed):
+                changed = True
+                entity = {key: value for key, value in entity.items() if key != "mentions"}
+                if kept:
+                    entity["mentions"] = kept
+        graph.append(entity)
+    return {**metadata, "@graph": graph} if changed else metadata
+
+
+def _is_sign_off_ref(value: object) -> bool:
+    ref = value.get("@id") if isinstance(value, dict) else value
+    return isinstance(ref, str) and ref.startswith(SIGN_OFF_PREFIX)
+
+
+def _signed_forms(metadata: object) -> list[object]:
+    """The metadata values the record's signature may cover: sign-offs removed with the root's ``mentions``
+    a list, then, when that list has one entry, collapsed to it as the writer wrote it. Both are derived
+    from the folder and only a form the signer signed can match the signature, so trying both gains a
+    forger nothing."""
+    stripped = without_sign_offs(metadata)
+    if stripped is metadata or not isinstance(stripped, dict):
+        return [stripped]
+    collapsed = [
+        {**entity, "mentions": entity["mentions"][0]}
+        if isinstance(entity, dict)
+        and entity.get("@id") == "./"
+        and isinstance(entity.get("mentions"), list)
+        and len(entity["mentions"]) == 1
+        else entity
+        for entity in stripped["@graph"]
+    ]
+    return [stripped, {**stripped, "@graph": collapsed}] if collapsed != stripped["@graph"] else [stripped]
 
 
 def signed_payload(record_dir: Path) -> bytes:
@@ -132,6 +196,12 @@ class VerificationResult:
     expected_key_id: str | None = None
     other_signer: bool = False
     key_name: str | None = None  # the label signature.json gives the key, unverified
+    #: Each sign-off found in the metadata, in ``@id`` order, with whether its own signature and binding hold;
+    #: an invalid one is also among ``problems``.
+    sign_offs: tuple[SignOff, ...] = ()
+    #: sha256 of the payload the record's signature covers (recomputed, None when the metadata cannot be read):
+    #: what a sign-off binds to.
+    payload_sha256: str | None = None
 
 
 def verify_record(record_dir: Path, public_key_path: Path | None = None) -> VerificationResult:
@@ -165,29 +235,40 @@ def verify_record(record_dir: Path, public_key_path: Path | None = None) -> Veri
 
     scan = _scan_files(record_dir)
     problems.extend(scan.problems)
-    payload: bytes | None = None
-    metadata_digest: str | None = None
+    metadata: object = None
+    forms: list[object] = []
     try:
         metadata = _read_metadata(record_dir)
     except BadInput as error:
         problems.append(str(error))
     else:
-        payload = _payload(metadata, scan.files)
-        metadata_digest = _metadata_sha256(metadata)
+        forms = _signed_forms(metadata)
 
     # Signed by another key: its own key still tells an intact record (another signer) from a tampered one.
     verifying_key = claim.public_key if other_key or expected_key is None else expected_key
     signature_matches = False
-    if payload is not None and verifying_key is not None and claim.signature is not None:
-        signature_matches = _signature_matches(verifying_key, claim.signature, payload)
+    if forms and verifying_key is not None and claim.signature is not None:
+        matching = [
+            form for form in forms if _signature_matches(verifying_key, claim.signature, _payload(form, scan.files))
+        ]
+        signature_matches = bool(matching)
+        forms = matching or forms
         if not signature_matches:
             problems.append("signature does not match the record")
+    payload = _payload(forms[0], scan.files) if forms else None
+    metadata_digest = _metadata_sha256(forms[0]) if forms else None
     if signature_matches:
         # The folder is what was signed, so any disagreement is an edit of signature.json itself.
         if claim.files != scan.files or claim.metadata_sha256 != metadata_digest:
             problems.append(f"{SIGNATURE_FILE}: its file list or metadata digest differs from the signed record")
     else:
         problems.extend(_changes_since_signing(claim, metadata_digest, scan.files))
+    sign_offs: tuple[SignOff, ...] = ()
+    if payload is not None:
+        from repropack.record.sign_off import check_sign_offs  # it builds on this module
+
+        sign_offs, sign_off_problems = check_sign_offs(metadata, hashlib.sha256(payload).hexdigest())
+        problems.extend(sign_off_problems)
     return VerificationResult(
         valid=not problems,
         key_id=claim.key_id,
@@ -195,6 +276,8 @@ def verify_record(record_dir: Path, public_key_path: Path | None = None) -> Veri
         expected_key_id=expected_id,
         other_signer=other_key and len(problems) == 1,
         key_name=claim.key_name,
+        sign_offs=sign_offs,
+        payload_sha256=hashlib.sha256(payload).hexdigest() if payload is not None else None,
     )
 
 
@@ -272,7 +355,15 @@ def _signable_content(record_dir: Path) -> tuple[object, dict[str, str]]:
     scan = _scan_files(record_dir)
     if scan.problems:
         raise BadInput(f"{record_dir}: {scan.problems[0]}")
-    return metadata, scan.files
+    return without_sign_offs(metadata), scan.files
+
+
+def read_record_metadata(record_dir: Path) -> object:
+    """The record's parsed ``ro-crate-metadata.json``, read as strictly as ``verify_record`` reads it.
+
+    Raises ``BadInput`` naming the file when it is missing, too large, not UTF-8 or not strict JSON.
+    """
+    return _read_metadata(record_dir)
 
 
 def _read_metadata(record_dir: Path) -> object:

@@ -8,7 +8,8 @@ the user running the replay, mode 0600 (0700 when its owner could execute it:
 a script stays runnable), every folder 0700, never a setuid, setgid or sticky
 bit. The kept folder itself is 0700: ``work/`` holds the copy and
 ``left-out.txt`` lists, one line each, what was not copied. Restricted inputs
-are left out unless the reviewer asks for them (``--keep-restricted``). The copy
+are left out unless the reviewer asks for them (``--keep-restricted``); inputs
+decrypted from the package are never kept, whatever is asked. The copy
 holds at most ``limit`` bytes (the replay's disk limit): a sparse file the sandbox
 left within its limit would otherwise grow to its full size on the host's disk.
 """
@@ -49,13 +50,14 @@ def keep_work_dir(
     *,
     restricted: Collection[str] = (),
     keep_restricted: bool = False,
+    private: Collection[str] = (),
     removed: Mapping[str, str] | None = None,
     limit: int | None = None,
 ) -> KeptWork:
     """Copy ``work`` into a new 0700 folder under the temp folder and return it.
 
     ``restricted`` lists package paths of restricted inputs, left out unless
-    ``keep_restricted``. ``removed`` (path -> what it was) names what the replay
+    ``keep_restricted``; ``private`` lists those decrypted from the package, never kept. ``removed`` (path -> what it was) names what the replay
     already removed from ``work`` (planted links and special files): listed as
     left out too. A file that would take the copy past ``limit`` bytes is left out
     and listed. Never raises for what the sandbox left; an entry that cannot be
@@ -88,6 +90,8 @@ def keep_work_dir(
         elif entry.kind is EntryKind.OTHER:
             mode = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False).st_mode
             left_out.append(f"{entry.relpath}: {special_kind(mode)}; left out, never opened")
+        elif entry.relpath in private:
+            left_out.append(f"{entry.relpath}: an input decrypted from the package; never kept")
         elif entry.relpath in restricted and not keep_restricted:
             left_out.append(f"{entry.relpath}: a restricted input; left out (--keep-restricted keeps it)")
         else:

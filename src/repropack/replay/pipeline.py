@@ -48,12 +48,14 @@ from repropack.model.lock import pinned_versions
 from repropack.progress import Progress, SilentProgress
 from repropack.record.governed_run import default_record_path, write_governed_run
 from repropack.record.keys import signing_key
+from repropack.replay.disclosure_gate import gate_replay, replay_rules
 from repropack.replay.executed import new_errors
 from repropack.replay.keep_work import keep_work_dir
 from repropack.replay.kept import keep_outputs
 from repropack.replay.limits import ReplayLimits, cell_timeout, derive_limits, out_of_disk, out_of_disk_at_start
 from repropack.replay.nondeterminism import explain_differences, nondeterministic_cause
 from repropack.replay.parameters import WhatIf, check_parameters, inject_what_if
+from repropack.replay.private_inputs import decrypt_private_inputs
 from repropack.replay.redact import redact_replay, supplied_plaintext
 from repropack.replay.refusals import refuse_record_as_package, refuse_taken_destinations
 from repropack.replay.verdict import classify_run, environment_drift, unreported_error_cause, verdict_of
@@ -98,9 +100,10 @@ def replay_package(
             per_cell = cell_timeout(settings.timeout, opened.package.setting("timeout"))
             settings = replace(settings, limits=chosen.limits, timeout=per_cell.seconds)
             derived = {**chosen.sources, **({"timeout": per_cell.source} if per_cell.source else {})}
-            result = _replay_opened(opened, settings, progress, Path(replayed), chosen, per_cell.note)
+            decrypted: dict[str, bytes] = {}  # filled by _replay_opened: the redaction below seeks them too
+            result = _replay_opened(opened, settings, progress, Path(replayed), chosen, per_cell.note, decrypted)
             # Before anything is written or shown: no restricted line or value the sandbox quoted (replay/redact.py).
-            plaintext = supplied_plaintext(opened.package.restricted(), settings.inputs, settings.inputs_dir)
+            plaintext = supplied_plaintext(opened.package.restricted(), settings.inputs, settings.inputs_dir, decrypted)
             result = redact_replay(result, plaintext, Path(replayed))
         result = replace(result, settings=settings.recorded({**(sources or {}), **derived}))
         return _record(result, settings, Path(replayed))
@@ -135,7 +138,9 @@ def _replay_opened(
     replayed: Path,
     chosen: ReplayLimits | None = None,
     cell_timeout_note: str = "",
+    decrypted: dict[str, bytes] | None = None,
 ) -> ReplayResult:
+    """The replay of ``opened``; ``decrypted``, when given, receives the inputs decrypted for the run."""
     started, clock = _now(), _Clock()
     _verify_integrity(opened)
     package = opened.package
@@ -145,7 +150,16 @@ def _replay_opened(
     )
     plan = _run_plan(opened, package, settings.timeout)
     choices = _rule_choices(package.setting("compare") or {}, settings.compare)
-    restricted, missing = supplied_inputs(package.restricted(), settings.inputs, settings.inputs_dir)
+    disclosure_rules = replay_rules(package, settings.disclosure, opened.source.name, opened.root)  # None: no check
+    # Inputs the package carries encrypted and the reviewer did not supply: decrypted now, in memory only.
+    private = decrypt_private_inputs(
+        opened.root, package.restricted(), settings.inputs, settings.inputs_dir, settings.identity
+    )
+    restricted, missing = supplied_inputs(private.as_files, settings.inputs, settings.inputs_dir)
+    missing = sorted([*missing, *private.missing])
+    plan = replace(plan, private_inputs=private.plaintext)
+    if decrypted is not None:
+        decrypted.update(private.plaintext)
     if settings.offline and not (opened.root / layout.WHEELHOUSE).is_dir():
         raise BadInput(f"{opened.source}: --offline needs a package exported with --wheelhouse; this one has no wheels")
     clock.lap("integrity")
@@ -212,7 +226,7 @@ def _replay_opened(
             out_of_memory=run.out_of_memory,
             exit_code=run.exit_code,
             log_tail=run.log_tail,
-            inputs=(*(f.path for f in package.files if f.role is FileRole.INPUT), *restricted),
+            inputs=(*(f.path for f in package.files if f.role is FileRole.INPUT), *restricted, *plan.private_inputs),
             memory_note=chosen.memory_note if chosen else "",
             timeout_note=chosen.timeout_note if chosen else "",
             cell_timeout_note=cell_timeout_note,
@@ -227,6 +241,9 @@ def _replay_opened(
             pinned_versions(package.environment.lock),
             facts.as_mapping() if facts else None,
         )
+        # What may leave is decided before comparing: a package exported with suppress is masked here as at export.
+        candidates = set(produced).intersection(package.recorded_outputs()).difference(planted)
+        disclosure = gate_replay(disclosure_rules, package, work, candidates)
         outputs: list[OutputComparison] = []
         figures: dict[str, tuple[str, str]] = {}
         clock.restart()
@@ -240,10 +257,11 @@ def _replay_opened(
             outputs = flag_special_files(flag_symlinks(compared, planted), specials)
             cause = nondeterministic_cause(outputs, package, opened.root)  # None unless randomness explains all
             figures = _figure_pairs(opened.root, work, outputs)
+        outputs, figures = disclosure.withhold(outputs, figures)
         clock.lap("compare")
         replayed_outputs = keep_outputs(
             work,
-            set(produced).intersection(package.recorded_outputs()).difference(planted),
+            candidates.difference(disclosure.withheld),
             replayed,
             never={record.path for record in package.files if record.restricted or record.role is FileRole.INPUT},
         )
@@ -252,6 +270,7 @@ def _replay_opened(
                 work,
                 restricted={*restricted, *(record.path for record in package.restricted())},
                 keep_restricted=settings.keep_restricted,
+                private=set(plan.private_inputs),
                 removed={**{path: f"a symbolic link to {target!r}" for path, target in planted.items()}, **specials},
                 limit=size_in_bytes(settings.limits.disk) if settings.limits.disk else None,
             )
@@ -286,7 +305,8 @@ def _replay_opened(
         base_image_reason=base.reason if base else "",
         recorded_errors=early.recorded_errors,
         replayed=replayed_outputs.files,
-        not_kept=replayed_outputs.not_kept,
+        not_kept=(*replayed_outputs.not_kept, *disclosure.not_kept),
+        disclosure=disclosure.report,
         what_if=what_if.changes,
     )
 

@@ -1,6 +1,7 @@
 """Restricted data kept out of what a replay tells: the record, the report, the terminal and ``--json``.
 
-The reviewer supplies restricted inputs in plaintext and the notebooks read
+The reviewer supplies restricted inputs in plaintext (or the package carries
+them encrypted to the reviewer, decrypted for the run) and the notebooks read
 them, so what the sandbox says back can quote them: a cell error whose message
 holds a row, a row written to the log, a differing output whose diff excerpt
 shows one, a replayed output (or the executed notebook) that holds one.
@@ -33,21 +34,26 @@ from repropack.model import FileRecord, ReplayResult
 
 
 def supplied_plaintext(
-    restricted: Iterable[FileRecord], inputs: Mapping[str, Path], inputs_dir: Path | None
-) -> dict[str, Path]:
+    restricted: Iterable[FileRecord],
+    inputs: Mapping[str, Path],
+    inputs_dir: Path | None,
+    decrypted: Mapping[str, bytes] | None = None,
+) -> dict[str, Path | bytes]:
     """The file holding each restricted input the reviewer supplied (package path -> file), as the work dir
-    got it (``replay/workdir.py``); inputs not supplied are left out (the replay did not run with them)."""
-    found = {}
+    got it (``replay/workdir.py``), and the plaintext of each one ``decrypted`` from the package
+    (``replay/private_inputs.py``); inputs neither supplied nor decrypted are left out (the replay did not
+    run with them)."""
+    found: dict[str, Path | bytes] = {}
     for record in restricted:
         file = inputs.get(record.path) or (inputs_dir / record.path if inputs_dir is not None else None)
         if file is not None and os.path.isfile(file):
             found[record.path] = Path(file)
-    return found
+    return {**found, **(decrypted or {})}
 
 
-def redact_replay(result: ReplayResult, plaintext: Mapping[str, Path], kept_folder: Path) -> ReplayResult:
-    """``result`` with no restricted line or value of ``plaintext``'s files in any text, and the kept replayed
-    outputs under ``kept_folder`` that hold restricted data deleted (named in ``not_kept``)."""
+def redact_replay(result: ReplayResult, plaintext: Mapping[str, Path | bytes], kept_folder: Path) -> ReplayResult:
+    """``result`` with no restricted line or value of ``plaintext``'s files (or decrypted bytes) in any text, and
+    the kept replayed outputs under ``kept_folder`` that hold restricted data deleted (named in ``not_kept``)."""
     if not plaintext:
         return result
     index = RestrictedIndex.of(plaintext)

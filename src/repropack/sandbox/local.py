@@ -13,9 +13,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 
-from repropack.errors import BadInput, BuildFailed
+from repropack.errors import BadInput, BuildFailed, CannotRun
 from repropack.fs.atomic import staged_folder
 from repropack.fs.hashing import default_cache_dir
 from repropack.fs.stale import owned_temp_dir
@@ -57,6 +58,37 @@ def _point_scripts_at(staging: Path, target: Path) -> None:
             lines = script.read_bytes().splitlines(keepends=True)
             if lines and lines[0].startswith(b"#!") and any(old in line for line in lines[:2]):
                 script.write_bytes(b"".join([line.replace(old, new) for line in lines[:2]] + lines[2:]))
+
+
+def _write_private(work_dir: Path, private: Mapping[str, bytes]) -> list[Path]:
+    """Each decrypted input written at its package path in ``work_dir``: a new file (never through a link),
+    mode 0600; returns the files, for ``_remove_private``. CannotRun, with what was written removed, when one
+    cannot be written."""
+    written: list[Path] = []
+    try:
+        for path, plaintext in private.items():
+            target = work_dir / path
+            for parent in reversed(PurePosixPath(path).parents[:-1]):
+                folder = work_dir / parent
+                if not folder.is_dir() or folder.is_symlink():
+                    folder.mkdir(mode=0o755)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            written.append(target)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(plaintext)
+    except OSError as exc:
+        _remove_private(written)
+        raise CannotRun(f"cannot put the decrypted input {path} in the work dir: {exc.strerror or exc}") from None
+    return written
+
+
+def _remove_private(files: list[Path]) -> None:
+    """Remove the decrypted inputs written for the run, whatever the notebooks did to them."""
+    for file in files:
+        try:
+            os.unlink(file)
+        except OSError:  # gone already, or the notebook put a folder there: the work dir's removal takes it
+            pass
 
 
 @BACKENDS.register
@@ -160,6 +192,8 @@ class LocalBackend(Backend):
                 run_env["PYTHONPATH"] = ":".join(str(work_dir / p) for p in plan.python_path)
             started = time.monotonic()
             timed_out = False
+            # Decrypted inputs: in the work dir (a 0700 temp folder's) only while the notebooks run.
+            written = _write_private(work_dir, plan.private_inputs)
             try:
                 done = subprocess.run(
                     [env.reference, str(RUNNER), str(plan_path), str(report_path)],
@@ -173,6 +207,8 @@ class LocalBackend(Backend):
             except subprocess.TimeoutExpired as exc:
                 timed_out, exit_code = True, None
                 log = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            finally:
+                _remove_private(written)
             report = read_report(report_path)  # the notebooks could write there too: never followed
             return SandboxRun(
                 report.data,

@@ -9,6 +9,15 @@ memory still leaves what was done. The notebooks can write where the report is,
 so the host reads it as hostile data (sandbox/report.py) that can only make a
 verdict worse.
 
+Decrypted restricted inputs never touch the host's disk: when the plan names
+``private_folders``, each is a tmpfs the container mounted over the work dir's
+folder, and the host sends, on stdin, one JSON header line
+(``{"files": [{"path", "size"}, ...]}``) then each file's bytes in that order.
+The runner checks the whole header first (package paths inside those folders
+only, no ``..``, sizes within the plan's ``private_bytes``), writes the files
+into the tmpfs, and only then runs a notebook; a refused or truncated stream
+runs none. Nothing of the bytes is printed.
+
     python runner.py PLAN.json REPORT.json
 """
 
@@ -110,6 +119,121 @@ def shown_errors(nb):
     return found
 
 
+_HEADER_LIMIT = 4 * 2**20  # one JSON line naming the files: far more than any real list
+_CHUNK = 2**20
+
+
+class StreamRefused(Exception):
+    """The host's stream of private inputs is not what the plan allows: nothing of it is kept."""
+
+
+def check_header(line, folders, limit):
+    """The (path, size) list of a header line (bytes), each path inside one of ``folders``; StreamRefused
+    for anything else. Pure: nothing is written until every entry passed."""
+    if not line.endswith(b"\n"):
+        raise StreamRefused("the header line is missing, too long or truncated")
+    try:
+        header = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise StreamRefused("the header is not JSON") from None
+    files = header.get("files") if isinstance(header, dict) else None
+    if not isinstance(files, list):
+        raise StreamRefused("the header has no file list")
+    found, total = [], 0
+    for entry in files:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if not isinstance(path, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise StreamRefused("a header entry is not a path and a size")
+        parts = path.split("/")
+        if "\0" in path or len(parts) < 2 or any(part in ("", ".", "..") for part in parts):
+            raise StreamRefused(f"{path!r} is not a relative package path")
+        if parts[0] not in folders:
+            raise StreamRefused(f"{path!r} is outside the private folders")
+        total += size
+        if total > limit:
+            raise StreamRefused(f"the header announces more than the {limit} bytes planned")
+        found.append((path, size))
+    paths = {path for path, _ in found}
+    if len(paths) != len(found):
+        raise StreamRefused("the header names a path twice")
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in paths:
+                raise StreamRefused(f"{parent!r} is both a file and a folder")
+            parent = parent.rpartition("/")[0]
+    return found
+
+
+def tmpfs_mounts(mountinfo):
+    """The mount points of the tmpfs file systems in /proc/self/mountinfo's text (octal escapes decoded)."""
+    points = set()
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if "-" not in fields:
+            continue
+        after = fields[fields.index("-") + 1 :]
+        if len(fields) > 4 and after and after[0] == "tmpfs":
+            points.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4]))
+    return points
+
+
+def receive_private_inputs(stream, work, folders, limit):
+    """Write the files of ``stream`` (a header line, then the bytes) under ``work``, in ``folders`` only.
+
+    Every file is new (never through a link), mode 0600. StreamRefused, with what was written removed,
+    when the header is refused or the stream ends early; returns the paths written.
+    """
+    entries = check_header(stream.readline(_HEADER_LIMIT), folders, limit)
+    written = []
+    try:
+        for path, size in entries:
+            parts = path.split("/")
+            folder = work
+            for part in parts[:-1]:
+                folder = os.path.join(folder, part)
+                try:
+                    os.mkdir(folder, 0o700)
+                except FileExistsError:
+                    if os.path.islink(folder) or not os.path.isdir(folder):
+                        raise StreamRefused(f"{path!r}: a parent is not a folder") from None
+            target = os.path.join(work, *parts)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            written.append(target)
+            with os.fdopen(fd, "wb") as out:
+                left = size
+                while left:
+                    chunk = stream.read(min(_CHUNK, left))
+                    if not chunk:
+                        raise StreamRefused(f"the stream ended inside {path!r}")
+                    out.write(chunk)
+                    left -= len(chunk)
+    except BaseException:
+        for target in written:
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+        raise
+    return [path for path, _ in entries]
+
+
+def _receive_from_stdin(plan, work):
+    folders = plan["private_folders"]
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+        mounted = tmpfs_mounts(fh.read())
+    for folder in folders:  # never onto the host's disk: each folder must be the tmpfs the host asked for
+        if os.path.join(work, folder) not in mounted:
+            raise StreamRefused(f"{folder!r} is not a tmpfs in the sandbox")
+    try:
+        receive_private_inputs(sys.stdin.buffer, work, set(folders), plan["private_bytes"])
+    finally:  # the notebooks' kernels inherit nothing of the stream
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+
+
 def main(plan_path, report_path):
     with open(plan_path, encoding="utf-8") as fh:
         plan = json.load(fh)
@@ -118,6 +242,8 @@ def main(plan_path, report_path):
     report = {"notebooks": [], "running": None, "error": None, "finished": False}
     _write(report_path, report)
     try:
+        if plan.get("private_folders"):
+            _receive_from_stdin(plan, work)
         for entry in plan["notebooks"]:
             report["running"] = entry["path"]
             _write(report_path, report)

@@ -26,6 +26,8 @@ def _file(record: FileRecord) -> dict:
         "role": record.role.value,
         "restricted": record.restricted,
         "access_note": record.access_note,
+        "encrypted_copy": record.encrypted_copy,  # restricted, yet in the package: age-encrypted to recipients
+        "recipients": list(record.recipients),
     }
 
 
@@ -131,6 +133,11 @@ def render_inspection(console: Console, d: dict) -> None:
         role = f["role"] + (" (restricted)" if f["restricted"] else "")
         files.add_row(plain(f["path"]), plain(role), _size(f["size"]), plain(f["sha256"][:16] + "…"))
     console.print(files)
+    for f in d["files"]:
+        if f.get("encrypted_copy"):  # a description without the key (hand-made, older) has none to show
+            console.print(
+                plain(f"{f['path']} travels encrypted in {f['encrypted_copy']} to: {', '.join(f['recipients'])}")
+            )
     env = d["environment"]
     console.print(
         plain(

@@ -34,6 +34,7 @@ from repropack.sandbox.base import (
 )
 from repropack.sandbox.docker.engine import engine_client
 from repropack.sandbox.docker.image import build_image
+from repropack.sandbox.docker.private_inputs import private_folders, send_stream
 from repropack.sandbox.docker.stale import deadline_command, remove_stale_containers, replay_labels
 from repropack.sandbox.probe import PROBE, PROBE_TIMEOUT, EnvironmentFacts, ProbeFailed, parse_probe
 from repropack.sandbox.probe_cache import cached_probe, remember_probe
@@ -156,6 +157,8 @@ class DockerBackend(Backend):
     def run(
         self, env: PreparedEnvironment, work_dir: Path, plan: RunPlan, limits: SandboxLimits, keep: bool
     ) -> SandboxRun:
+        # Refused before anything starts: a private input the Docker sandbox cannot keep off the host's disk.
+        private = private_folders(work_dir, plan.private_inputs)
         # The exchange is writable by the sandbox too: its own small file system bounds what it can put there.
         with owned_temp_dir("repropack-replay-io-") as io, size_limited_folder(io / "exchange", _EXCHANGE_LIMIT) as ex:
             runner_dir = io / "runner"
@@ -169,24 +172,33 @@ class DockerBackend(Backend):
                         "kernel": plan.kernel,
                         "cell_timeout": plan.cell_timeout,
                         "notebooks": [{"path": p, "allow_errors": a} for p, a in plan.notebooks],
+                        **(
+                            {"private_folders": list(private.folders), "private_bytes": private.total}
+                            if private
+                            else {}
+                        ),
                     }
                 )
             )
+            for folder in private.folders if private else ():  # the tmpfs mount points, made by the host's user
+                (work_dir / folder).mkdir(mode=0o755, exist_ok=True)
             if os.geteuid() == 0:
                 # Never through a symlink: a link in the work dir must not hand its target to uid 1000.
                 chown_tree(work_dir, 1000, 1000)
                 chown_tree(exchange, 1000, 1000)
             started = time.monotonic()
-            container = self._client.containers.run(
-                env.reference,
+            uid, gid = (int(n) for n in self._user().split(":"))
+            locked = self._locked_down(limits, network=limits.network, tmp_size="512m")
+            if private:  # the decrypted inputs live in tmpfs folders the runner fills from stdin, never on the host
+                locked["tmpfs"] = {**locked["tmpfs"], **private.tmpfs(_WORK, uid, gid)}
+            options = dict(
                 # The container kills itself at its deadline even if this process dies; the wait below stays.
                 entrypoint=deadline_command(
                     ["python", f"{_RUNNER_DIR}/runner.py", f"{_REPLAY}/plan.json", f"{_REPLAY}/report.json"],
                     limits.timeout,
                 ),
                 command=[],
-                detach=True,
-                **self._locked_down(limits, network=limits.network, tmp_size="512m"),
+                **locked,
                 environment={
                     **plan.environment,  # never over the sandbox's own: HOME, PYTHONPATH
                     "HOME": "/tmp",
@@ -201,6 +213,15 @@ class DockerBackend(Backend):
                 },
                 labels=replay_labels(limits.timeout, keep),
             )
+            if private:
+                container = self._client.containers.create(env.reference, stdin_open=True, **options)
+                try:
+                    send_stream(self._client.api, container.id, private)
+                except BaseException:
+                    container.remove(force=True)
+                    raise
+            else:
+                container = self._client.containers.run(env.reference, detach=True, **options)
             timed_out = False
             exit_code = None
             try:
