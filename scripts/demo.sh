@@ -14,4 +14,7 @@ mkdir -p build
 rm -rf build/claims-analysis.replay
 .venv/bin/repropack replay build/claims-analysis.crate.zip --inputs examples/claims-analysis \
     --record build/claims-analysis.replay --report build/claims-analysis.report.html
+# The example declares disclosure control: its chart needs a person's review, recorded as a signed sign-off.
+.venv/bin/repropack sign-off build/claims-analysis.replay --by "Demo Reviewer" --role "output checker" \
+    --note "chart shows the published, suppressed counts only"
 .venv/bin/repropack verify-record build/claims-analysis.replay

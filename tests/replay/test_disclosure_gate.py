@@ -117,7 +117,13 @@ def test_a_count_below_the_replayers_minimum_is_recorded_but_never_copied_into_t
     assert report is not None and report.status is DisclosureStatus.FAIL
     assert report.failing() == (COUNTS,)
     (finding,) = report.findings()
-    assert (finding.path, finding.row, finding.column, finding.value, finding.detail) == (COUNTS, "a", "n", "", "")
+    assert (finding.path, finding.row, finding.column, finding.value, finding.detail) == (
+        COUNTS,
+        "a",
+        "n",
+        "",
+        "a count below the minimum count",
+    )  # the rule in general: no value, no number
     assert report.rules.min_count == 100000 and report.rules.counts == ("n",)
     # the failing table stays out of the record; the passing ones and the executed notebook are kept
     assert not (record / "replayed" / COUNTS).exists()

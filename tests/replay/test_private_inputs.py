@@ -249,3 +249,21 @@ def test_replay_with_a_wrong_identity_or_package_is_refused_before_anything(
     fragment = {"stranger": "not to your identity", "tampered": "integrity", "unreadable": "readable by others"}
     assert_refused(done, fragment[case])
     assert not (tmp_path / "record").exists()
+
+
+def test_docker_refuses_an_encrypted_input_at_the_top_level_before_building(docker_engine, tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        isolate_user_dirs(mp, tmp_path / "home")
+        project = make_project(tmp_path / "study")
+        (project / "register.csv").write_bytes(SECRET)
+        key, me = _identity(tmp_path / "keys")
+        env = {"XDG_CONFIG_HOME": str(tmp_path / "home" / "config"), "REPROPACK_CACHE_DIR": str(tmp_path / "cache")}
+        exported = repropack(
+            "export", project, "-o", tmp_path / "pkg", "--restrict", "register.csv", "--encrypt-to", me, env=env
+        )
+        assert exported.returncode == 0, exported.stderr
+        images = {image.id for image in docker_engine.images.list()}
+        done = repropack("replay", tmp_path / "pkg", "--identity", key, "--record", tmp_path / "record", env=env)
+    assert_refused(done, "register.csv: an encrypted input at the top of the package")
+    assert not (tmp_path / "record").exists()
+    assert {image.id for image in docker_engine.images.list()} == images  # nothing was built first

@@ -101,3 +101,24 @@ def test_the_supplied_plaintext_is_found_as_the_work_dir_got_it(tmp_path):
     (tmp_path / "given.csv").write_text("x")
     found = supplied_plaintext(records, {"a.csv": tmp_path / "given.csv"}, tmp_path / "dir")
     assert found == {"a.csv": tmp_path / "given.csv", "b.csv": tmp_path / "dir" / "b.csv"}
+
+
+def test_a_disclosure_finding_labelled_by_a_restricted_value_is_redacted(plaintext, kept):
+    from datetime import datetime, timezone
+
+    from repropack.model.disclosure import (
+        CellFinding,
+        DisclosureReport,
+        DisclosureRules,
+        DisclosureStatus,
+        FileDisclosure,
+    )
+
+    cell = CellFinding("outputs/visits.csv", "", "P-20000001", "visits", "", "threshold", "")
+    moment = datetime(2026, 12, 2, tzinfo=timezone.utc)
+    report = DisclosureReport(
+        DisclosureRules(), (FileDisclosure("outputs/visits.csv", DisclosureStatus.FAIL, (cell,)),), moment, moment
+    )
+    redacted = redact_replay(sample_replay_result(disclosure=report), plaintext, kept)
+    assert redacted.disclosure.files[0].findings[0].row == "[restricted: data/register.csv]"
+    assert "P-2000000" not in repr(redacted.as_dict())

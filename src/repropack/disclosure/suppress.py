@@ -20,9 +20,11 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from repropack.disclosure.check import check_outputs
 from repropack.disclosure.checks.base import is_total_label
 from repropack.disclosure.tables import (
     DELIMITED,
@@ -35,7 +37,7 @@ from repropack.disclosure.tables import (
     suffix,
 )
 from repropack.errors import BadInput
-from repropack.model.disclosure import CellFinding
+from repropack.model.disclosure import CellFinding, DisclosureReport, DisclosureRules
 
 _WHOLE_COLUMN = ("dominance", "p_ratio")
 
@@ -53,6 +55,45 @@ def suppressed_copy(path: str, data: bytes, findings: Sequence[CellFinding]) -> 
     if suffix(path) == NOTEBOOK:
         return _masked_notebook(path, data, mine)
     raise BadInput(f"{path}: not a table; its disclosure findings cannot be masked")
+
+
+@dataclass(frozen=True)
+class Masking:
+    """What masking the failing files of one check gave: the gates at export and replay decide what follows.
+
+    ``masked``: package path -> masked bytes, for each failing file whose masked copy passes the check again.
+    ``unmaskable``: failing files no mask can make safe (not a table, judged whole by an ACRO results.json,
+    or not given as bytes). ``recheck``: the masked copies checked again (None when nothing could be masked);
+    a file failing there can be recovered even masked (a cell from a total) and is in neither list.
+    """
+
+    masked: Mapping[str, bytes] = field(default_factory=dict)
+    unmaskable: tuple[str, ...] = ()
+    recheck: DisclosureReport | None = None
+
+    @property
+    def still_failing(self) -> tuple[str, ...]:
+        return self.recheck.failing() if self.recheck else ()
+
+
+def mask_failing(report: DisclosureReport, files: Mapping[str, bytes], rules: DisclosureRules, where: str) -> Masking:
+    """Mask every file ``report`` fails (its bytes in ``files``) and check the masked copies again under ``rules``."""
+    findings = {f.path: f.findings for f in report.files}
+    copies: dict[str, bytes] = {}
+    unmaskable = []
+    for path in report.failing():
+        data = files.get(path)
+        try:
+            if data is None or not findings[path]:
+                raise BadInput(f"{path}: nothing to mask")
+            copies[path] = suppressed_copy(path, data, findings[path])
+        except BadInput:
+            unmaskable.append(path)
+    if not copies:
+        return Masking(unmaskable=tuple(unmaskable))
+    recheck = check_outputs(copies, rules, where)
+    still = set(recheck.failing())
+    return Masking({p: d for p, d in copies.items() if p not in still}, tuple(unmaskable), recheck)
 
 
 def masked_cells(path: str, header: Sequence[str], body: Sequence[Sequence[str]], findings: Sequence[CellFinding]):

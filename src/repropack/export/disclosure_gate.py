@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from repropack.config import ExportSettings, ResolvedSettings
 from repropack.errors import CheckFailed
@@ -23,9 +23,6 @@ from repropack.model.disclosure import CellFinding, DisclosureReport, Disclosure
 WHERE = "export"
 #: Cells listed in a refusal at most: a hostile table can hold a million (``repropack disclose check`` lists all).
 MAX_LISTED_CELLS = 200
-#: Files whose cells ``disclosure.suppress`` can mask; any other failing file (an image named by an ACRO
-#: results.json) cannot be made safe by masking.
-_MASKABLE = (".csv", ".tsv", ".tab", ".ipynb")
 
 
 class DisclosureRefused(CheckFailed):
@@ -117,31 +114,23 @@ def _masked_copies(
     files: Mapping[str, Path | bytes], report: DisclosureReport, rules: DisclosureRules
 ) -> dict[str, bytes]:
     """The masked bytes of every failing file; refused when one cannot be masked or still fails masked."""
-    from repropack.disclosure.suppress import suppressed_copy
+    from repropack.disclosure.suppress import mask_failing
 
-    failing = report.failing()
-    findings = _by_path(report)
-    unmaskable = tuple(
-        p
-        for p in failing
-        if PurePosixPath(p).suffix.lower() not in _MASKABLE or any(c.rule == "acro" for c in findings[p])
-    )
-    if unmaskable:
+    failing = {p: _bytes(files[p]) for p in report.failing()}
+    masking = mask_failing(report, failing, rules, WHERE)
+    if masking.unmaskable:
         raise DisclosureRefused(
-            f"{_count(unmaskable)} disclosure control and cannot be masked (a figure, a file an ACRO "
+            f"{_count(masking.unmaskable)} disclosure control and cannot be masked (a figure, a file an ACRO "
             "results.json names: a person must decide); nothing was written",
-            _cell_lines(report, unmaskable),
+            _cell_lines(report, masking.unmaskable),
         )
-    masked = {p: suppressed_copy(p, _bytes(files[p]), findings[p]) for p in failing}
-    again = _check(masked, rules)
-    still = again.failing()
-    if still:
+    if masking.still_failing:
         raise DisclosureRefused(
-            f"{_count(still)} disclosure control even with the failing cells masked (a masked cell is "
-            "recoverable from a total and the other cells: suppress more cells); nothing was written",
-            _cell_lines(again, still),
+            f"{_count(masking.still_failing)} disclosure control even with the failing cells masked (a masked cell "
+            "is recoverable from a total and the other cells: suppress more cells); nothing was written",
+            _cell_lines(masking.recheck, masking.still_failing),
         )
-    return masked
+    return dict(masking.masked)
 
 
 def _by_path(report: DisclosureReport) -> dict[str, tuple[CellFinding, ...]]:
@@ -156,20 +145,13 @@ def _count(paths: tuple[str, ...]) -> str:
     return "1 output fails" if len(paths) == 1 else f"{len(paths)} outputs fail"
 
 
-def finding_line(cell: CellFinding) -> str:
-    """One violating cell, plain text: ``FILE[, TABLE]: row R, column C: value V: RULE (detail)``."""
-    where = f"{cell.path}, {cell.table}" if cell.table else cell.path
-    detail = f" ({cell.detail})" if cell.detail else ""
-    return f"{where}: row {cell.row}, column {cell.column}: value {cell.value}: {cell.rule}{detail}"
-
-
 def _cell_lines(report: DisclosureReport, paths: tuple[str, ...]) -> tuple[str, ...]:
     chosen = set(paths)
     lines: list[str] = []
     for f in report.files:
         if f.path not in chosen:
             continue
-        lines += [finding_line(c) for c in f.findings] or [f"{f.path}: {f.status.value}: {f.note}"]
+        lines += [c.describe() for c in f.findings] or [f"{f.path}: {f.status.value}: {f.note}"]
     if len(lines) > MAX_LISTED_CELLS:
         more = len(lines) - MAX_LISTED_CELLS
         lines = [*lines[:MAX_LISTED_CELLS], f"... and {more} more (repropack disclose check lists them all)"]

@@ -46,6 +46,18 @@ class CellFinding:
     rule: str  # a name in disclosure.checks.CHECKS, or "acro" for an ACRO results.json's decision
     detail: str
 
+    def describe(self) -> str:
+        """One plain line, ``FILE[, TABLE]: row R, column C: value V: RULE (detail)``, leaving out what the finding
+        does not have (an ACRO decision names no cell). Not escaped: ``ui.disclosure_view`` shows it safely."""
+        parts = [self.path + (f", {self.table}" if self.table else "")]
+        empty = '""'  # an empty row label or header, shown as such
+        if self.row or self.column:
+            parts.append(f"row {self.row or empty}, column {self.column or empty}")
+        if self.value:
+            parts.append(f"value {self.value}")
+        parts.append(self.rule + (f" ({self.detail})" if self.detail else ""))
+        return ": ".join(parts)
+
 
 @dataclass(frozen=True)
 class FileDisclosure:

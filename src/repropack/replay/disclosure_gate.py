@@ -24,7 +24,7 @@ from typing import Any
 
 from repropack.errors import BadInput
 from repropack.model import OutputComparison, Package, layout
-from repropack.model.disclosure import CellFinding, DisclosureReport, DisclosureRules, DisclosureStatus, FileDisclosure
+from repropack.model.disclosure import DisclosureReport, DisclosureRules, DisclosureStatus, FileDisclosure
 from repropack.model.layout import is_safe_package_path
 from repropack.replay.kept import KEPT_LIMIT
 
@@ -103,48 +103,16 @@ def check_replayed(
     started = _now()
     files = {path: _read(work, path) for path in sorted(set(paths))}
     report = _check(files, rules, where, started)
-    suppressed: dict[str, tuple[CellFinding, ...]] = {}
     if suppress:
-        masked: dict[str, bytes | str] = {}
-        for result in report.files:
-            data = files.get(result.path)
-            cells = result.findings
-            # ACRO judged the whole file, and an unreadable file has no cells: neither can be masked.
-            if result.status is not DisclosureStatus.FAIL or not cells or any(c.rule == "acro" for c in cells):
-                continue
-            copy = _masked(result.path, data, cells) if isinstance(data, bytes) else None
-            if copy is not None and _rewrite(work, result.path, copy):
-                masked[result.path] = copy
-        if masked:
-            still = set(_check(masked, rules, where, started).failing())
-            suppressed = {f.path: f.findings for f in report.files if f.path in masked and f.path not in still}
-        report = replace(report, suppressed=suppressed, ended=_now())
-    withheld = tuple(path for path in report.failing() if path not in suppressed)
-    return ReplayedDisclosure(_leaving(report), withheld)
+        from repropack.disclosure.suppress import mask_failing
 
-
-def _masked(path: str, data: bytes, cells: tuple[CellFinding, ...]) -> bytes | None:
-    """The masked copy, or None when this file cannot be masked (it then stays failing)."""
-    from repropack.disclosure.suppress import suppressed_copy
-
-    try:
-        return suppressed_copy(path, data, cells)
-    except BadInput:
-        return None
-
-
-def _leaving(report: DisclosureReport) -> DisclosureReport:
-    """The report as the record may hold it: no value, and no ``detail`` either, which may quote one ("3 < 10")."""
-    report = report.without_values()
-
-    def blank(cells: tuple[CellFinding, ...]) -> tuple[CellFinding, ...]:
-        return tuple(replace(cell, detail="") for cell in cells)
-
-    return replace(
-        report,
-        files=tuple(replace(f, findings=blank(f.findings)) for f in report.files),
-        suppressed={path: blank(cells) for path, cells in report.suppressed.items()},
-    )
+        readable = {path: data for path, data in files.items() if isinstance(data, bytes)}
+        masking = mask_failing(report, readable, rules, where)
+        rewritten = {path for path, copy in masking.masked.items() if _rewrite(work, path, copy)}
+        findings = {f.path: f.findings for f in report.files}
+        report = replace(report, suppressed={path: findings[path] for path in sorted(rewritten)}, ended=_now())
+    withheld = tuple(path for path in report.failing() if path not in report.suppressed)
+    return ReplayedDisclosure(report.without_values(), withheld)
 
 
 def _now() -> datetime:

@@ -165,6 +165,7 @@ def _replay_opened(
     clock.lap("integrity")
 
     backend = BACKENDS.get(settings.backend)()
+    backend.refuse_private_inputs(sorted(plan.private_inputs))  # before minutes of building, not after
     backend.remove_stale()  # what replays killed outright left running, then the folders they left (fs/stale.py)
     remove_stale_temp_dirs()
     early = _EarlyFailure(opened, backend, settings, started, clock, what_if)

@@ -31,6 +31,7 @@ from typing import Any
 
 from repropack.fs.restricted import Leak, RestrictedIndex
 from repropack.model import FileRecord, ReplayResult
+from repropack.model.disclosure import CellFinding, DisclosureReport
 
 
 def supplied_plaintext(
@@ -71,6 +72,27 @@ def redact_replay(result: ReplayResult, plaintext: Mapping[str, Path | bytes], k
         figures={path: pair for path, pair in result.figures.items() if not _figure_leaks(index, path, pair)},
         replayed=kept,
         not_kept=(*(r(line) for line in result.not_kept), *dropped),
+        disclosure=_redacted_disclosure(index, result.disclosure),
+    )
+
+
+def _redacted_disclosure(index: RestrictedIndex, report: DisclosureReport | None) -> DisclosureReport | None:
+    """The disclosure report with its row labels, column names, tables and notes redacted: a label can be a value
+    of a restricted input (a patient id as a row)."""
+    if report is None:
+        return None
+    r = index.redact
+
+    def cells(findings: tuple[CellFinding, ...]) -> tuple[CellFinding, ...]:
+        return tuple(
+            replace(c, path=r(c.path), table=r(c.table), row=r(c.row), column=r(c.column), detail=r(c.detail))
+            for c in findings
+        )
+
+    return replace(
+        report,
+        files=tuple(replace(f, path=r(f.path), note=r(f.note), findings=cells(f.findings)) for f in report.files),
+        suppressed={r(path): cells(found) for path, found in report.suppressed.items()},
     )
 
 

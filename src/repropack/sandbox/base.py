@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -105,6 +105,11 @@ class Backend(ABC):
         ProbeFailed when the probe cannot run or prints something else; None from a backend that cannot
         probe (its record then has no drift).
         """
+        return None
+
+    def refuse_private_inputs(self, paths: Sequence[str]) -> None:
+        """BadInput when this backend cannot keep decrypted inputs at ``paths`` off the host's disk; asked before
+        anything is built. By default every path is fine."""
         return None
 
     def remove_stale(self) -> None:

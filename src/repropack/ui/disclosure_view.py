@@ -20,17 +20,11 @@ _VERDICT = {
 
 
 def finding_line(cell: CellFinding) -> str:
-    """``FILE[, TABLE]: row R, column C: value V: RULE (detail)``; parts a finding does not have are left out.
+    """The finding's line (``CellFinding.describe``) with every hostile character escaped.
 
     An ACRO decision names no cell: ``FILE: acro (ACRO results.json: status fail: ...)``.
     """
-    parts = [safe(cell.path) + (f", {safe(cell.table)}" if cell.table else "")]
-    if cell.row or cell.column:
-        parts.append(f"row {_label(cell.row)}, column {_label(cell.column)}")
-    if cell.value:
-        parts.append(f"value {safe(cell.value)}")
-    parts.append(safe(cell.rule) + (f" ({safe(cell.detail)})" if cell.detail else ""))
-    return ": ".join(parts)
+    return safe(cell.describe())
 
 
 def report_lines(report: DisclosureReport, *, summary: bool = True) -> list[str]:
@@ -76,10 +70,6 @@ def rules_text(rules: DisclosureRules) -> str:
     if rules.overrides:
         text += f", {_count(len(rules.overrides), 'per-file override')}"
     return safe(f"{text}; from {rules.source}")
-
-
-def _label(text: str) -> str:
-    return safe(text) if text else '""'
 
 
 def _count(n: int, noun: str) -> str:

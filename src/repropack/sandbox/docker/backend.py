@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import requests
@@ -34,7 +35,7 @@ from repropack.sandbox.base import (
 )
 from repropack.sandbox.docker.engine import engine_client
 from repropack.sandbox.docker.image import build_image
-from repropack.sandbox.docker.private_inputs import private_folders, send_stream
+from repropack.sandbox.docker.private_inputs import private_folders, refuse_top_level, send_stream
 from repropack.sandbox.docker.stale import deadline_command, remove_stale_containers, replay_labels
 from repropack.sandbox.probe import PROBE, PROBE_TIMEOUT, EnvironmentFacts, ProbeFailed, parse_probe
 from repropack.sandbox.probe_cache import cached_probe, remember_probe
@@ -131,6 +132,9 @@ class DockerBackend(Backend):
                 return container.logs(stdout=True, stderr=False)
             finally:
                 container.remove(force=True)
+
+    def refuse_private_inputs(self, paths: Sequence[str]) -> None:
+        refuse_top_level(paths)
 
     def remove_stale(self) -> None:
         remove_stale_containers(self._client)

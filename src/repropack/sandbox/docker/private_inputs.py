@@ -19,7 +19,7 @@ import json
 import os
 import socket
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -84,12 +84,7 @@ def private_folders(work_dir: Path, private: Mapping[str, bytes]) -> PrivateFold
     """
     if not private:
         return None
-    top_level = sorted(path for path in private if len(PurePosixPath(path).parts) < 2)
-    if top_level:
-        raise BadInput(
-            f"{top_level[0]}: an encrypted input at the top of the package cannot be kept off the host's disk in "
-            "the Docker sandbox; move it into a folder (e.g. data/) and export again, or use --backend local"
-        )
+    refuse_top_level(list(private))
     folders = tuple(sorted({PurePosixPath(path).parts[0] for path in private}))
     files: dict[str, bytes | Path] = {}
     for folder in folders:
@@ -99,6 +94,17 @@ def private_folders(work_dir: Path, private: Mapping[str, bytes]) -> PrivateFold
     for path, data in files.items():
         sizes[PurePosixPath(path).parts[0]] += len(data) if isinstance(data, bytes) else data.stat().st_size
     return PrivateFolders(folders, files, sizes)
+
+
+def refuse_top_level(paths: Sequence[str]) -> None:
+    """BadInput for a private input at the top level of the package: a tmpfs over the whole work dir would
+    take the outputs with it."""
+    top_level = sorted(path for path in paths if len(PurePosixPath(path).parts) < 2)
+    if top_level:
+        raise BadInput(
+            f"{top_level[0]}: an encrypted input at the top of the package cannot be kept off the host's disk in "
+            "the Docker sandbox; move it into a folder (e.g. data/) and export again, or use --backend local"
+        )
 
 
 def _host_files(work_dir: Path, folder: str) -> dict[str, Path]:
