@@ -372,6 +372,18 @@ def size_in_bytes(text: str) -> int:
     return int(found[1]) * 1024 ** "bkmgt".index((found[2] or "b").lower())
 
 
+_DURATION = re.compile(r"([1-9][0-9]{0,8})([smhdw])", re.IGNORECASE)
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_in_seconds(text: str) -> int:
+    """An age such as "30d", "12h", "90m", "45s", "2w" in seconds; ValueError if it is none."""
+    found = _DURATION.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not an age such as 30d or 12h")
+    return int(found[1]) * _DURATION_SECONDS[found[2].lower()]
+
+
 #: Seconds a replay's image build may run before it is cancelled (``--build-timeout``).
 DEFAULT_BUILD_TIMEOUT = 1800
 

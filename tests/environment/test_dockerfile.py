@@ -93,7 +93,7 @@ def test_classic_builder_syntax_only(wheelhouse):
     assert "--mount" not in text
     assert not re.search(r"^\s*#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
     for keyword, args in instructions(text):
-        assert keyword in {"FROM", "ARG", "COPY", "RUN", "ENV", "WORKDIR", "USER"}, keyword
+        assert keyword in {"FROM", "ARG", "LABEL", "COPY", "RUN", "ENV", "WORKDIR", "USER"}, keyword
         if keyword == "RUN":
             assert not args.startswith("--"), args  # no --mount, --network, --security
         if keyword == "COPY":
@@ -281,3 +281,10 @@ def test_a_base_image_that_could_add_instructions_is_refused(base):
 
     with pytest.raises(BadInput, match="is not a valid image reference"):
         _render(dataclasses.replace(ENV, base_image=base))
+
+
+def test_only_the_build_stage_carries_the_builds_mark():
+    text = _render(wheelhouse=False)
+    build, final = text.split("\nFROM ", 2)[1:]
+    assert "LABEL org.repropack.build-stage=${REPROPACK_BUILD_STAGE}" in build and "ARG REPROPACK_BUILD_STAGE" in build
+    assert "LABEL" not in final and "REPROPACK_BUILD_STAGE" not in final

@@ -10,6 +10,7 @@ import sys
 import click
 
 from repropack import __version__
+from repropack.cli import cache as cache_commands
 from repropack.cli import disclose, init, package, record, replay, repository, serve, signoff, tools
 from repropack.ui.text import safe
 
@@ -68,6 +69,7 @@ main.add_command(record.rejudge_command)
 main.add_command(disclose.disclose)
 main.add_command(tools.keys)
 main.add_command(tools.base)
+main.add_command(cache_commands.cache)
 for command in repository.COMMANDS:
     main.add_command(command)
 main.add_command(serve.serve)

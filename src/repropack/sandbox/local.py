@@ -112,6 +112,7 @@ class LocalBackend(Backend):
         target = _venv_root() / request.environment_hash[:20]
         python = target / "bin" / "python"
         if python.exists():
+            os.utime(target)  # its last use: `repropack cache prune --older-than` removes the least recently used
             return PreparedEnvironment(reference=str(python), name=str(target), reused=True)
         broken = os.path.lexists(target)  # a cache entry without bin/python: rebuilt over
         started = time.monotonic()

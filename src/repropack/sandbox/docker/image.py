@@ -14,6 +14,9 @@ the rendered Dockerfile and lock (which name the base image's id): a second
 replay of the same environment builds nothing.
 A build that runs past ``build_timeout`` is cancelled: its stream is cut (the
 engine stops the build), its intermediate containers and images are removed.
+Every build, whether it succeeds or fails, then removes the images its build
+stage left (each carries ``BUILD_STAGE_LABEL`` with that build's own mark), and
+a build or reuse notes the tag's last use in ``ledger`` for ``repropack cache prune``.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ import stat
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import docker
-from docker.errors import APIError, BuildError, ImageNotFound, NotFound
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 from docker.utils import kwargs_from_env
 
 from repropack.environment.dockerfile import BUILD_DIR, environment_hash, render_dockerfile
@@ -41,8 +45,13 @@ from repropack.errors import BadInput, BuildFailed, CannotRun
 from repropack.model import layout
 from repropack.sandbox.base import BuildRequest, PreparedEnvironment
 from repropack.sandbox.docker.installer import Installer, image_target, installer
+from repropack.sandbox.docker.ledger import record_use
 
 IMAGE_REPOSITORY = "repropack/env"
+#: On every environment image: the hash of the Dockerfile and lock it was built from.
+ENVIRONMENT_LABEL = "org.repropack.environment-hash"
+#: On every image of a build's first stage (the template's LABEL): that build's own mark, a new one per build.
+BUILD_STAGE_LABEL = "org.repropack.build-stage"
 _DOCKERFILE = "Dockerfile"  # at the context's root, outside the package's reserved folder
 _PIP_REQUIREMENT_ERRORS = (
     re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
@@ -162,9 +171,11 @@ def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedE
     tag = image_tag(rendered_hash, base_id)
     try:
         image = client.images.get(tag)
+        record_use(tag)
         return PreparedEnvironment(reference=image.id, name=tag, reused=True)
     except ImageNotFound:
         pass
+    build_mark = uuid.uuid4().hex
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="repropack-build-") as context:
         wheels_folder = _build_context(request, dockerfile, Path(context), installer())
@@ -173,25 +184,62 @@ def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedE
             request.on_log(fetched.summary())
         no_index = fetched.complete  # every wheel is here: the build needs neither the index nor a network
         build = _Build(client, request)
-        build.run(
-            path=context,
-            dockerfile=_DOCKERFILE,
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            pull=False,  # FROM names the base by its local id: nothing is ever pulled
-            decode=True,
-            network_mode="none" if request.offline or no_index else None,
-            buildargs={**request.index.build_args(), **({"REPROPACK_NO_INDEX": "1"} if no_index else {})},
-            labels={"org.repropack.environment-hash": rendered_hash},
-        )
+        try:
+            build.run(
+                path=context,
+                dockerfile=_DOCKERFILE,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                pull=False,  # FROM names the base by its local id: nothing is ever pulled
+                decode=True,
+                network_mode="none" if request.offline or no_index else None,
+                buildargs={
+                    **request.index.build_args(),
+                    **({"REPROPACK_NO_INDEX": "1"} if no_index else {}),
+                    "REPROPACK_BUILD_STAGE": build_mark,
+                },
+                labels={ENVIRONMENT_LABEL: rendered_hash},
+            )
+        finally:
+            remove_build_stage(client, build_mark)
     try:
         image = client.images.get(tag)
     except ImageNotFound:
         raise BuildFailed(
             f"build failed: the build stream ended without an image: {_failure_reason(build.log)}"
         ) from None
+    record_use(tag)
     return PreparedEnvironment(reference=image.id, name=tag, reused=False, build_seconds=time.monotonic() - started)
+
+
+def remove_build_stage(client: docker.DockerClient, build_mark: str) -> list[str]:
+    """Remove the images carrying ``BUILD_STAGE_LABEL=build_mark`` (one build's first stage); returns their ids.
+
+    Only untagged ones, and without force: the engine keeps an image a container uses or another image
+    builds on, and removes with each image its untagged parents that nothing else builds on. Never raises.
+    """
+    removed: list[str] = []
+    for _ in range(64):  # children first; a pass that removes nothing ends it (a stage has far fewer steps)
+        try:
+            images = client.images.list(all=True, filters={"label": f"{BUILD_STAGE_LABEL}={build_mark}"})
+        except DockerException:
+            return removed
+        left = [image for image in images if not image.tags and image.id not in removed]
+        progress = False
+        for image in sorted(left, key=lambda image: str(image.attrs.get("Created", "")), reverse=True):
+            try:
+                client.api.remove_image(image.id)
+            except NotFound:
+                progress = True  # went with a child removed before it
+                continue
+            except (APIError, DockerException):
+                continue  # another image builds on it or a container uses it: not ours to force
+            removed.append(image.id)
+            progress = True
+        if not progress:
+            break
+    return removed
 
 
 @dataclass
