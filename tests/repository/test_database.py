@@ -14,8 +14,8 @@ from repropack.repository.catalog.database import head_revision, open_catalog, u
 
 def test_upgrade_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
-    assert upgrade_catalog(url) == head_revision() == "0001"
-    assert upgrade_catalog(url) == "0001"
+    assert upgrade_catalog(url) == head_revision() == "0002"
+    assert upgrade_catalog(url) == "0002"
     catalog = open_catalog(url)
     with catalog.session() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
@@ -32,7 +32,7 @@ def test_an_empty_or_older_catalog_is_refused_with_the_fix(tmp_path: Path) -> No
     with catalog.session(write=True) as session:
         session.execute(text("UPDATE alembic_version SET version_num = '0000'"))
     catalog.close()
-    with pytest.raises(CannotRun, match="schema revision 0000, this repropack needs 0001"):
+    with pytest.raises(CannotRun, match="schema revision 0000, this repropack needs 0002"):
         open_catalog(url)
 
 

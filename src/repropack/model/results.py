@@ -156,6 +156,7 @@ class ReplayResult:
     drift_info: tuple[str, ...] = ()  # informational drift (a Python micro version); ``drift`` holds the warnings
     base_image: str | None = None  # the base image the environment was built on (None: the backend uses none)
     base_image_reason: str = ""  # why that base image: one line
+    base_image_id: str | None = None  # the engine's id of that base image (a rebuilt base keeps its name, not its id)
     recorded_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # notebook -> recorded cell errors
     replayed: tuple[str, ...] = ()  # package paths of the replayed outputs the record keeps under replayed/
     not_kept: tuple[str, ...] = ()  # "path: why" for each produced output the record does not keep
@@ -241,7 +242,11 @@ class ReplayResult:
             "notebooks": list(self.notebooks),
             "report": str(self.report) if self.report else None,
             "drift_info": list(self.drift_info),
-            "base_image": {"image": self.base_image, "reason": self.base_image_reason} if self.base_image else None,
+            "base_image": (
+                {"image": self.base_image, "id": self.base_image_id, "reason": self.base_image_reason}
+                if self.base_image
+                else None
+            ),
             "recorded_errors": {notebook: list(errors) for notebook, errors in self.recorded_errors.items()},
             "replayed": {"folder": RECORD_REPLAYED_DIR, "files": list(self.replayed), "not_kept": list(self.not_kept)},
             "rejudged_from": dict(self.rejudged_from) if self.rejudged_from else None,

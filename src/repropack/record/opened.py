@@ -248,6 +248,7 @@ def result_of(record: OpenedRecord) -> ReplayResult:
             "record": Path(d["record"]) if d.get("record") else None,
             "base_image": base.get("image"),
             "base_image_reason": base.get("reason", ""),
+            "base_image_id": base.get("id"),
             "recorded_errors": {nb: tuple(errors) for nb, errors in (d.get("recorded_errors") or {}).items()},
             "replayed": tuple(sorted(record.replayed_files)),
             "not_kept": tuple(replayed.get("not_kept") or ()),

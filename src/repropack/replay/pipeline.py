@@ -304,6 +304,7 @@ def _replay_opened(
         notebooks=tuple(path for path, _ in plan.notebooks),
         base_image=base.image if base else None,
         base_image_reason=base.reason if base else "",
+        base_image_id=env.base_image_id,
         recorded_errors=early.recorded_errors,
         replayed=replayed_outputs.files,
         not_kept=(*replayed_outputs.not_kept, *disclosure.not_kept),

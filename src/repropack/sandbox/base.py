@@ -40,6 +40,7 @@ class PreparedEnvironment:
     name: str  # image tag, or virtualenv path
     reused: bool  # found in the cache, not built now
     build_seconds: float = 0.0
+    base_image_id: str | None = None  # the engine's id of the base image built on (None: no base image)
 
 
 @dataclass(frozen=True)

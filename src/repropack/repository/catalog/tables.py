@@ -5,7 +5,8 @@ author); a *version* is one admitted content (``content_digest`` over every stor
 which is what makes an import idempotent). Files point at blobs by sha256; ``blobs`` lists what the store
 must hold, so ``repository check`` can cross-check the two. People and keywords are shared between
 versions. ``governed_runs`` are replays of a version (imported records, replays, governance), and
-``imports`` is the audit trail of every import that changed the catalog.
+``imports`` is the audit trail of every import that changed the catalog. ``govern_runs`` and ``govern_tasks``
+are the durable state of ``repropack govern``: what a policy run selected and how far each replay got.
 """
 
 from __future__ import annotations
@@ -156,8 +157,58 @@ class GovernedRunRow(Base):
     signature_verified: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(16))  # "import" | "replay" | "govern"
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What the history and the regressions read (migration 0002; None for runs catalogued before it):
+    cause_kind: Mapped[str | None] = mapped_column(String(32))  # CauseKind's value
+    base_image: Mapped[str | None] = mapped_column(Text)  # the base image's name
+    base_image_id: Mapped[str | None] = mapped_column(Text)  # its engine id: a rebuilt base has a new one
+    image_id: Mapped[str | None] = mapped_column(Text)  # the environment's image id (or the venv's python)
+    image_reused: Mapped[bool | None] = mapped_column(Boolean)  # False: the environment was built for this run
+    diff_summary: Mapped[str | None] = mapped_column(Text)  # one line per differing output, bounded
+    record_blob: Mapped[str | None] = mapped_column(String(64))  # sha256 of the record's zip in the store
+    govern_run_id: Mapped[int | None] = mapped_column(ForeignKey("govern_runs.id"), index=True)
 
     version: Mapped[VersionRow] = relationship(back_populates="runs")
+
+
+class GovernRunRow(Base):
+    """One run of a policy (``repropack govern run``): its tasks are the packages it selected.
+
+    ``state`` is "running" until every task has ended ("finished"), or "stopped" when a SIGTERM ended it
+    early; a "running" row nobody holds the policy's lock for was killed and is resumed by the next run.
+    """
+
+    __tablename__ = "govern_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    policy_name: Mapped[str] = mapped_column(Text, index=True)
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # "running" | "finished" | "stopped"
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settings: Mapped[str] = mapped_column(Text, default="{}")  # JSON: name -> {"value", "source"}
+    host: Mapped[str] = mapped_column(Text, default="")
+
+    tasks: Mapped[list[GovernTaskRow]] = relationship(back_populates="run", order_by="GovernTaskRow.id")
+
+
+class GovernTaskRow(Base):
+    """One package version to replay in one policy run; ``key`` is its stable Dask key."""
+
+    __tablename__ = "govern_tasks"
+    __table_args__ = (UniqueConstraint("run_id", "version_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("govern_runs.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(16))  # TaskState's value
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    governed_run_id: Mapped[int | None] = mapped_column(ForeignKey("governed_runs.id"))
+    detail: Mapped[str] = mapped_column(Text, default="")  # the last infrastructure error, or why it was refused
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    run: Mapped[GovernRunRow] = relationship(back_populates="tasks")
 
 
 class ImportRow(Base):

@@ -172,7 +172,7 @@ def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedE
     try:
         image = client.images.get(tag)
         record_use(tag)
-        return PreparedEnvironment(reference=image.id, name=tag, reused=True)
+        return PreparedEnvironment(reference=image.id, name=tag, reused=True, base_image_id=base_id)
     except ImageNotFound:
         pass
     build_mark = uuid.uuid4().hex
@@ -210,7 +210,9 @@ def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedE
             f"build failed: the build stream ended without an image: {_failure_reason(build.log)}"
         ) from None
     record_use(tag)
-    return PreparedEnvironment(reference=image.id, name=tag, reused=False, build_seconds=time.monotonic() - started)
+    return PreparedEnvironment(
+        reference=image.id, name=tag, reused=False, build_seconds=time.monotonic() - started, base_image_id=base_id
+    )
 
 
 def remove_build_stage(client: docker.DockerClient, build_mark: str) -> list[str]:
