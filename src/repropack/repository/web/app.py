@@ -7,6 +7,10 @@ no script at all, and a download is only ever a file the catalog lists for that 
 read from the store by its sha256: a URL path never becomes a filesystem path. Restricted files are
 described, never served (403).
 
+Each package page shows the history of its version's governed runs (``repository/history.py``); ``/regressions``
+lists the packages whose newest verdict is worse than the one before (``repository/regressions.py``), and
+``/api/regressions``, ``/api/packages/{id}/history`` give both as JSON.
+
 Package pages carry FAIR signposting ``Link`` headers: the RO-Crate metadata (``describedby``), the
 JSON view, each file (``item``) and the DOI (``cite-as``).
 """
@@ -30,14 +34,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from repropack import __version__
-from repropack.errors import BadInput, CannotRun
+from repropack.errors import BadInput, CannotRun, CheckFailed
 from repropack.fs.bounded import UnsafeData
 from repropack.model import layout
-from repropack.repository.catalog.database import Catalog, open_catalog
+from repropack.model.governance import HistoryEntry, Regression
+from repropack.repository.catalog.database import Catalog
 from repropack.repository.catalog.search import SearchHit, SearchQuery, search
+from repropack.repository.history import package_history
 from repropack.repository.location import RepositoryLocation
+from repropack.repository.opened import Repository
 from repropack.repository.queries import FileView, PackageView, Ref, as_json, package_view, resolve_ref, utc
-from repropack.repository.store import LocalStore, Store
+from repropack.repository.regressions import find_regressions
+from repropack.repository.store import Store
 from repropack.repository.web.notebook import MAX_NOTEBOOK_BYTES, notebook_cells
 from repropack.repository.web.stored import read_blob, stored_facts
 from repropack.resources import template_dir
@@ -57,20 +65,28 @@ STYLESHEET = "repository.css"
 
 @dataclass(frozen=True)
 class _Site:
-    catalog: Catalog
-    store: Store
+    repository: Repository
     pages: jinja2.Environment
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.repository.catalog
+
+    @property
+    def store(self) -> Store:
+        return self.repository.store
 
 
 def create_app(location: RepositoryLocation) -> Starlette:
     """The web view of the repository at ``location`` (CannotRun when its catalog cannot be opened)."""
-    catalog = open_catalog(location.catalog_url)
-    site = _Site(catalog, LocalStore(location.blobs, location.staging), _templates())
+    repository = Repository(location)
+    repository.catalog  # noqa: B018  (opened now, so a bad catalog fails the start, not the first page)
+    site = _Site(repository, _templates())
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):
         yield
-        catalog.close()
+        repository.close()
 
     def page(endpoint):
         return lambda request: endpoint(site, request)
@@ -82,7 +98,10 @@ def create_app(location: RepositoryLocation) -> Starlette:
         Route("/packages/{public_id}/{number:int}", page(_package_page)),
         Route("/packages/{public_id}/{number:int}/files/{path:path}", page(_download)),
         Route("/packages/{public_id}/{number:int}/notebooks/{path:path}", page(_notebook_page)),
+        Route("/regressions", page(_regressions_page)),
         Route("/api/packages", page(_api_list)),
+        Route("/api/regressions", page(_api_regressions)),
+        Route("/api/packages/{public_id}/history", page(_api_history)),
         Route("/api/packages/{public_id}", page(_api_package)),
         Route("/api/packages/{public_id}/{number:int}", page(_api_package)),
     ]
@@ -145,7 +164,12 @@ def _list_page(site: _Site, request: Request) -> Response:
 def _package_page(site: _Site, request: Request) -> Response:
     view = _view(site, request)
     facts = stored_facts(site.store, view.version)
-    response = _render(site, "package.html.j2", view=view, v=view.version, facts=facts, q="")
+    history = [entry for entry in _history(site, view.public_id) if entry.version == view.version.number]
+    history.reverse()  # newest first, as a person reads a history
+    verified = {run.record_sha256 for run in view.version.runs if run.signature_verified}
+    response = _render(
+        site, "package.html.j2", view=view, v=view.version, facts=facts, history=history, verified=verified, q=""
+    )
     response.headers["Link"] = _signposts(request, view)
     return response
 
@@ -204,6 +228,19 @@ def _api_package(site: _Site, request: Request) -> Response:
     return JSONResponse(as_json(_view(site, request)))
 
 
+def _regressions_page(site: _Site, request: Request) -> Response:
+    return _render(site, "regressions.html.j2", regressions=_regressions(site), q="")
+
+
+def _api_regressions(site: _Site, request: Request) -> Response:
+    return JSONResponse({"regressions": [regression.as_dict() for regression in _regressions(site)]})
+
+
+def _api_history(site: _Site, request: Request) -> Response:
+    public_id = request.path_params["public_id"]
+    return JSONResponse({"id": public_id, "history": [entry.as_dict() for entry in _history(site, public_id)]})
+
+
 def _error(site: _Site, request: Request, error: HTTPException) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": error.detail}, error.status_code)
@@ -249,6 +286,20 @@ def _view(site: _Site, request: Request) -> PackageView:
             return package_view(session, Ref(ref.public_id, request.path_params.get("number")))
     except BadInput as error:
         raise HTTPException(404, str(error)) from None
+
+
+def _history(site: _Site, public_id: str) -> list[HistoryEntry]:
+    """Every governed run of the package, oldest first; 404 with the catalog's one line when there is no such package."""
+    try:
+        if resolve_ref(public_id).number is not None:  # the history is every version's: a version is no part of it
+            raise BadInput(f"{public_id!r}: not a package id (the history covers every version)")
+        return package_history(site.repository, public_id)
+    except (BadInput, CheckFailed) as error:
+        raise HTTPException(404, str(error)) from None
+
+
+def _regressions(site: _Site) -> list[Regression]:
+    return find_regressions(site.repository)
 
 
 def _served_file(view: PackageView, path: str) -> FileView:
