@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from repropack.errors import BadInput, CheckFailed
 from repropack.repository.catalog.search import SearchQuery, search
@@ -180,6 +181,27 @@ def test_a_signed_record_joins_its_versions_history_once(repository, packages, t
     assert [(r.verdict, r.signature_verified, r.source) for r in runs] == [("not_reproduced", True, "import")]
     assert runs[0].signer and runs[0].signer.startswith("ed25519:")
     assert [h.public_id for h in hits] == [package.public_id]
+
+
+def test_an_imported_record_is_kept_in_the_store_and_check_misses_it_when_its_blob_is_gone(
+    repository, packages, tmp_path
+):
+    import_package(repository, packages.folder, FAST_POLICY, "op")
+    metadata_sha256 = hashlib.sha256((packages.folder / "ro-crate-metadata.json").read_bytes()).hexdigest()
+    record = signed_record(tmp_path / "record", metadata_sha256, tmp_path / "keys")
+    import_record(repository, record, "op")
+    with repository.catalog.session() as session:
+        run = session.execute(select(GovernedRunRow)).scalar_one()
+    assert run.record_blob is not None
+    kept = tmp_path / "kept"
+    with zipfile.ZipFile(repository.store.path_of(run.record_blob)) as zipped:
+        zipped.extractall(kept)
+    assert (kept / "signature.json").read_bytes() == (record / "signature.json").read_bytes()
+
+    with repository.catalog.session(write=True) as session:
+        session.execute(delete(BlobRow).where(BlobRow.sha256 == run.record_blob))
+    problems = check_repository(repository).problems
+    assert any("the record of run" in problem for problem in problems)
 
 
 def test_a_tampered_record_is_refused_and_an_unknown_packages_record_is_exit_1(repository, packages, tmp_path):

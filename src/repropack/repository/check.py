@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from repropack.repository.catalog.latest import disagreements
-from repropack.repository.catalog.tables import BlobRow, FileRow, PackageRow, VersionRow
+from repropack.repository.catalog.tables import BlobRow, FileRow, GovernedRunRow, PackageRow, VersionRow
 from repropack.repository.opened import Repository
 
 
@@ -69,6 +69,13 @@ def check_repository(repository: Repository) -> CheckReport:
             .where(FileRow.restricted.is_(False))
             .order_by(PackageRow.public_id, VersionRow.number, FileRow.path)
         ).all()
+        records = session.execute(
+            select(PackageRow.public_id, VersionRow.number, GovernedRunRow.record_sha256, GovernedRunRow.record_blob)
+            .join(GovernedRunRow.version)
+            .join(VersionRow.package)
+            .where(GovernedRunRow.record_blob.is_not(None))
+            .order_by(GovernedRunRow.id)
+        ).all()
         problems.extend(disagreements(session))
     for sha256 in sorted(blobs):
         problem = repository.store.verify(sha256)
@@ -79,6 +86,11 @@ def check_repository(repository: Repository) -> CheckReport:
             problems.append(f"{public_id}@{number} {path!r}: its blob {sha256} is not in the catalog's blobs")
         elif blobs[sha256] != size:
             problems.append(f"{public_id}@{number} {path!r}: {size} bytes, but its blob {sha256} is {blobs[sha256]}")
+    for public_id, number, record_sha256, blob in records:
+        if blob not in blobs:
+            problems.append(
+                f"{public_id}@{number}: the record of run {record_sha256[:16]}… is not in the catalog's blobs"
+            )
     uncatalogued = sorted(set(repository.store.blobs()) - set(blobs))
     if uncatalogued:
         notes.append(

@@ -45,7 +45,7 @@ from repropack.progress import Progress, SilentProgress
 from repropack.record.archived import is_record, record_folder
 from repropack.record.opened import open_record, result_of
 from repropack.repository.admission import Admitted, admit
-from repropack.repository.catalog.latest import refresh_newest_verdict, retire_latest
+from repropack.repository.catalog.latest import retire_latest
 from repropack.repository.catalog.search import index_text
 from repropack.repository.catalog.tables import (
     BlobRow,
@@ -59,9 +59,10 @@ from repropack.repository.catalog.tables import (
     VersionPersonRow,
     VersionRow,
 )
+from repropack.repository.history import add_governed_run, store_record
 from repropack.repository.opened import Repository
 from repropack.repository.policy import Policy
-from repropack.repository.queries import resolve_ref, utc
+from repropack.repository.queries import resolve_ref
 
 _DERIVED_ID_DIGITS = 12
 # A transaction that lost a race on a unique key (two first imports of one package on PostgreSQL) is retried:
@@ -486,21 +487,16 @@ def import_record(
         if known is not None:
             return replace(outcome, outcome="unchanged")
         now = datetime.now(timezone.utc)
-        session.add(
-            GovernedRunRow(
-                version_id=version.id,
-                verdict=verdict,
-                cause=str(result.cause) if result.cause else None,
-                started_at=utc(result.started),
-                finished_at=utc(result.ended),
-                record_sha256=record.signature_sha256,
-                signer=record.key_id,
-                signature_verified=True,
-                source="import",
-                imported_at=now,
-            )
+        add_governed_run(
+            session,
+            version.id,
+            result,
+            record_sha256=record.signature_sha256,
+            signer=record.key_id,
+            source="import",
+            record_blob=store_record(repository, source),  # every signed record is kept, as a zip in the store
+            now=now,
         )
-        refresh_newest_verdict(session, version.id)
         session.add(
             ImportRow(
                 version_id=version.id,
