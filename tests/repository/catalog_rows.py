@@ -47,6 +47,7 @@ class SampleRun:
     cause: str | None = None
     finished_at: datetime = WHEN
     signer: str | None = "ed25519:abcd"
+    base_image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def _add_version(session, store, staging, package, number, previous, sample: Sam
     for run in sample.runs:
         session.add(GovernedRunRow(version_id=version.id, verdict=run.verdict, cause=run.cause, started_at=None,
                                    finished_at=run.finished_at, record_sha256=run.record_sha256, signer=run.signer,
-                                   signature_verified=True, source="import", imported_at=WHEN))  # fmt: skip
+                                   signature_verified=True, source="import", imported_at=WHEN,
+                                   base_image=run.base_image))  # fmt: skip
     session.flush()
     return version.id

@@ -103,6 +103,7 @@ class Policy:
     name: str
     source: Path
     sha256: str
+    repository: Path | None = None  # the repository it governs, when the file names one (flags and env go first)
     select: Selection = field(default_factory=Selection)
     replay: ReplayOptions = field(default_factory=ReplayOptions)
     workers: int = 2  # how many replays at once

@@ -209,7 +209,7 @@ def _filters(query: SearchQuery, *, sqlite: bool) -> list[ColumnElement[bool]]:
     if query.verdict:
         conditions.append(VersionRow.newest_verdict == query.verdict)
     if query.author:
-        conditions.append(VersionRow.id.in_(_by_author(query.author, sqlite=sqlite)))
+        conditions.append(VersionRow.id.in_(versions_by_author(query.author, sqlite=sqlite)))
     if query.keyword:
         conditions.append(
             VersionRow.id.in_(
@@ -231,7 +231,7 @@ def _filters(query: SearchQuery, *, sqlite: bool) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _by_author(author: str, *, sqlite: bool) -> Select:
+def versions_by_author(author: str, *, sqlite: bool) -> Select:
     """Versions with an author whose name contains ``author`` or whose identifier is ``author``."""
     wanted = author.strip()
     identifiers = {wanted}
