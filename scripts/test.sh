@@ -7,4 +7,6 @@ bash scripts/engine.sh
 bash scripts/browser.sh
 REPROPACK_TEST_POSTGRES="$(bash scripts/postgres.sh)"  # the catalog tests' server (tests/repository/conftest.py)
 export REPROPACK_TEST_POSTGRES
+REPROPACK_TEST_SLURM_CONF="$(bash scripts/slurm.sh)"  # a single-node Slurm for dask-jobqueue (tests/govern/test_slurm.py)
+export REPROPACK_TEST_SLURM_CONF
 exec .venv/bin/python -m pytest -n 2 "$@"
