@@ -3,6 +3,7 @@ one line naming the file and the key."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -215,6 +216,16 @@ def test_a_fifo_never_blocks_and_a_folder_is_refused(tmp_path):
         load_policy(folder)
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["[" * 5000 + "]" * 5000, "{a=" * 3000 + "1" + "}" * 3000, "[" * 20 + "]" * 20],
+    ids=["arrays-past-the-parser", "inline-tables-past-the-parser", "arrays-past-the-bound"],
+)
+def test_a_deeply_nested_file_is_refused_not_a_recursion_error(tmp_path, value):
+    with pytest.raises(BadInput, match="nested deeper than any policy"):
+        load_policy(_written(tmp_path, f"[select]\nids = {value}\n"))
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.dictionaries(
@@ -234,8 +245,6 @@ def test_a_fifo_never_blocks_and_a_folder_is_refused(tmp_path):
     )
 )
 def test_any_table_gives_a_policy_or_a_one_line_refusal(tmp_path, table):
-    import json
-
     lines = []
     for key, value in table.items():
         if isinstance(value, dict):

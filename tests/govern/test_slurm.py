@@ -3,6 +3,7 @@ a batch job, and a policy run dispatched to that cluster's scheduler address rep
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -16,7 +17,28 @@ from repropack.progress import SilentProgress
 from repropack.repository.catalog.tables import GovernRunRow
 from tests.govern.conftest import FAILED, NOT_REPRODUCED, REPRODUCED, make_policy
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("replay_cache")]
+pytestmark = pytest.mark.usefixtures("replay_cache")
+
+
+def _example():
+    """examples/govern/slurm-cluster.py, imported (its name has a dash)."""
+    path = Path(__file__).parents[2] / "examples" / "govern" / "slurm-cluster.py"
+    spec = importlib.util.spec_from_file_location("slurm_cluster_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EXAMPLE = _example()
+
+
+def test_the_example_job_script_runs_one_single_threaded_worker_of_this_python():
+    with EXAMPLE.make_cluster(scheduler_options={"port": 0, "dashboard_address": None}) as cluster:
+        script = cluster.job_script()
+    assert "#SBATCH -p batch" in script and "#SBATCH --cpus-per-task=2" in script
+    assert "#SBATCH --mem=" in script and "#SBATCH -t 04:00:00" in script
+    assert "#SBATCH --job-name=repropack-govern" in script
+    assert f"{sys.executable} -m distributed.cli.dask_worker tcp://" in script and "--nthreads 1" in script
 
 
 @pytest.fixture
@@ -32,19 +54,16 @@ def slurm_conf(monkeypatch: pytest.MonkeyPatch) -> Path:
     return Path(conf)
 
 
+@pytest.mark.slow
 def test_a_policy_run_replays_on_a_worker_slurm_started(slurm_conf, govern_repository, tmp_path):
-    from dask_jobqueue import SLURMCluster
-
     repository, ids = govern_repository.repository, govern_repository.ids
-    with SLURMCluster(
+    with EXAMPLE.make_cluster(
         queue="debug",
         cores=1,
-        processes=1,
         memory="2GB",
         walltime="00:10:00",
-        python=sys.executable,
         log_directory=str(tmp_path / "slurm-logs"),
-        scheduler_options={"dashboard_address": None},
+        scheduler_options={"port": 0, "dashboard_address": None},
     ) as cluster:
         cluster.scale(jobs=1)
         with cluster.get_client() as client:

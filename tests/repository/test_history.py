@@ -43,7 +43,11 @@ def test_a_package_never_replayed_has_an_empty_history(repository):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("pkg-unknown", "no such package"), (f"{DRIFTED}@1", "give the package id alone"), ("../etc", "not a package reference")],
+    [
+        ("pkg-unknown", "no such package"),
+        (f"{DRIFTED}@1", "give the package id alone"),
+        ("../etc", "not a package reference"),
+    ],
 )
 def test_an_unknown_or_malformed_id_is_refused(repository, text, message):
     with pytest.raises(BadInput, match=message):

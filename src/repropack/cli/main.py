@@ -11,7 +11,7 @@ import click
 
 from repropack import __version__
 from repropack.cli import cache as cache_commands
-from repropack.cli import disclose, init, package, record, replay, repository, serve, signoff, tools
+from repropack.cli import disclose, govern, init, package, record, replay, repository, serve, signoff, tools
 from repropack.ui.text import safe
 
 
@@ -51,6 +51,8 @@ def main() -> None:
       repropack search rainfall --author Sato    # full text over titles, people, keywords, file names
       repropack checkout pkg-3f9a1c2b7d4e -o my-project/
       repropack serve                            # a read-only web view on http://127.0.0.1:8000
+      repropack govern run examples/govern/nightly.toml   # replay what a policy selects, on Dask
+      repropack govern regressions               # packages whose verdict got worse, and why
 
     Exit codes: 0 success, 1 the check said no, 2 usage error or bad input,
     3 the work could not run.
@@ -73,3 +75,4 @@ main.add_command(cache_commands.cache)
 for command in repository.COMMANDS:
     main.add_command(command)
 main.add_command(serve.serve)
+main.add_command(govern.govern)

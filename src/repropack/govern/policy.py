@@ -59,7 +59,7 @@ import jsonschema
 from repropack.compare.compare import parse_rule_flag, rules_from_config
 from repropack.config import duration_in_seconds, size_in_bytes
 from repropack.errors import BadInput
-from repropack.fs.bounded import UnsafeData, read_regular_file
+from repropack.fs.bounded import UnsafeData, nesting_depth, read_regular_file
 from repropack.fs.shown_paths import shown_path
 from repropack.model.governance import (
     AlertTargets,
@@ -78,6 +78,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 SCHEMA_FILE = "govern-policy.schema.json"
 _MAX_POLICY_BYTES = 1 << 20  # a policy is a few dozen lines
+_MAX_DEPTH = 8  # a policy nests three deep (the file, a table, a list); more is no policy
 _MAX_SHOWN = 60
 
 
@@ -94,6 +95,10 @@ def load_policy(path: Path) -> Policy:
         raise BadInput(f"{where}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise BadInput(f"{where}: not TOML: {error}") from None
+    except RecursionError:  # the TOML parser recurses into nested arrays and inline tables
+        raise BadInput(f"{where}: nested deeper than any policy (at most {_MAX_DEPTH} levels)") from None
+    if nesting_depth(table, stop_after=_MAX_DEPTH) > _MAX_DEPTH:  # the schema's checks recurse too
+        raise BadInput(f"{where}: nested deeper than any policy (at most {_MAX_DEPTH} levels)")
     problem = _shape_problem(table)
     if problem is not None:
         raise BadInput(f"{where}: {problem}")

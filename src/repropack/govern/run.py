@@ -9,21 +9,25 @@ pending or running for the next run of the policy, and the KeyboardInterrupt goe
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from repropack.config import duration_in_seconds, size_in_bytes
 from repropack.errors import BadInput
+from repropack.fs.shown_paths import shown_path
 from repropack.govern.alerts import send_alerts
 from repropack.govern.executors import EXECUTORS
 from repropack.govern.state import fail_task, finish_run, open_policy_run, policy_lock, run_outcomes
 from repropack.govern.task import replay_settings_for, replay_task
 from repropack.model.governance import Policy, Regression, TaskOutcome, TaskState
 from repropack.progress import Progress
+from repropack.repository.location import REPOSITORY_ENV, open_location
 from repropack.repository.opened import Repository
 from repropack.repository.regressions import find_regressions
 from repropack.repository.selection import select_versions
@@ -73,6 +77,7 @@ class GovernReport:
     regressions: tuple[Regression, ...]
     settings: GovernSettings
     problems: tuple[str, ...] = ()  # alerts or cache bounds that failed, one line each
+    repository: Mapping[str, Any] = field(default_factory=dict)  # Repository.settings_used(): what and from where
 
     @property
     def exit_code(self) -> int:
@@ -97,9 +102,19 @@ class GovernReport:
             "tasks": [outcome.as_dict() for outcome in self.outcomes],
             "regressions": [regression.as_dict() for regression in self.regressions],
             "problems": list(self.problems),
-            "settings": self.settings.describe(),
+            "settings": {**self.settings.describe(), **self.repository},
             "exit_code": self.exit_code,
         }
+
+
+def open_governed_repository(policy: Policy, flag: Path | None, catalog: str | None) -> Repository:
+    """The repository a policy run governs: ``--repository`` (``flag``), then ``REPROPACK_REPOSITORY``, then the
+    policy's own ``repository``, then the user config's and the default (as every repository command chooses).
+    BadInput when the folder chosen is no repository."""
+    if flag is None and not os.environ.get(REPOSITORY_ENV) and policy.repository is not None:
+        location = open_location(policy.repository, catalog)
+        return Repository(replace(location, source=f"policy {shown_path(policy.source)}"))
+    return Repository.open(flag, catalog)
 
 
 def run_policy(
@@ -164,6 +179,7 @@ def run_policy(
         regressions=regressions,
         settings=settings,
         problems=tuple(problems),
+        repository=repository.settings_used(),
     )
 
 

@@ -21,6 +21,7 @@ a build or reuse notes the tag's last use in ``ledger`` for ``repropack cache pr
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import platform
@@ -31,7 +32,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -42,6 +44,7 @@ from docker.utils import kwargs_from_env
 from repropack.environment.dockerfile import BUILD_DIR, environment_hash, render_dockerfile
 from repropack.environment.wheelcache import FetchedWheels, fetch_wheels
 from repropack.errors import BadInput, BuildFailed, CannotRun
+from repropack.fs.hashing import default_cache_dir
 from repropack.model import layout
 from repropack.sandbox.base import BuildRequest, PreparedEnvironment
 from repropack.sandbox.docker.installer import Installer, image_target, installer
@@ -52,6 +55,8 @@ IMAGE_REPOSITORY = "repropack/env"
 ENVIRONMENT_LABEL = "org.repropack.environment-hash"
 #: On every image of a build's first stage (the template's LABEL): that build's own mark, a new one per build.
 BUILD_STAGE_LABEL = "org.repropack.build-stage"
+#: The folder of the cache holding one lock file per environment image being built.
+BUILD_LOCKS = "build-locks"
 _DOCKERFILE = "Dockerfile"  # at the context's root, outside the package's reserved folder
 _PIP_REQUIREMENT_ERRORS = (
     re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
@@ -169,12 +174,55 @@ def build_image(client: docker.DockerClient, request: BuildRequest) -> PreparedE
     dockerfile = rendered_dockerfile(request, base_id)
     rendered_hash = environment_hash(dockerfile, request.inputs.lock_text)
     tag = image_tag(rendered_hash, base_id)
+    reused = _tagged(client, tag, base_id)
+    if reused is not None:
+        return reused
+    # Replays of packages sharing an environment (a govern run's workers) build it once: the others wait here,
+    # then reuse it. Without this, each builds its own copy and all but the last tagged are left dangling.
+    with build_lock(tag):
+        reused = _tagged(client, tag, base_id)
+        if reused is not None:
+            return reused
+        return _build(client, request, dockerfile, rendered_hash, tag, base_id)
+
+
+def _tagged(client: docker.DockerClient, tag: str, base_id: str) -> PreparedEnvironment | None:
+    """The image already tagged ``tag``, as reused; None when there is none."""
     try:
         image = client.images.get(tag)
-        record_use(tag)
-        return PreparedEnvironment(reference=image.id, name=tag, reused=True, base_image_id=base_id)
     except ImageNotFound:
-        pass
+        return None
+    record_use(tag)
+    return PreparedEnvironment(reference=image.id, name=tag, reused=True, base_image_id=base_id)
+
+
+@contextmanager
+def build_lock(tag: str) -> Iterator[None]:
+    """Hold the build lock of ``tag`` on this machine (an flock in the cache folder; the kernel drops it however
+    its holder dies). Without a cache folder to lock in, nothing is held: builds then only risk duplicates."""
+    folder = default_cache_dir() / BUILD_LOCKS
+    name = hashlib.sha256(tag.encode()).hexdigest()[:32]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _build(
+    client: docker.DockerClient,
+    request: BuildRequest,
+    dockerfile: str,
+    rendered_hash: str,
+    tag: str,
+    base_id: str,
+) -> PreparedEnvironment:
     build_mark = uuid.uuid4().hex
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="repropack-build-") as context:
