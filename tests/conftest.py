@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import nbformat
@@ -117,3 +118,14 @@ def docker_engine():
             pytest.fail(message)
         pytest.skip(message)
     return client
+
+
+def wait_for(what, seconds: float, step: float = 0.2):
+    """``what()``'s first truthy answer within ``seconds`` (asked every ``step``), else its answer at the end."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(step)
+    return what()

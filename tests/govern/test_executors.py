@@ -224,3 +224,19 @@ def test_bad_worker_or_retry_counts_are_refused(executor, workers, retries, mess
 def test_the_local_executor_takes_no_scheduler():
     with pytest.raises(BadInput, match="no scheduler"):
         LocalExecutor("tcp://127.0.0.1:8786")
+
+
+def profiler_setting(task: ReplayTask) -> TaskOutcome:
+    import dask
+
+    from repropack.govern.executors import WORKER_PROFILER
+
+    return done(task, json.dumps(dask.config.get(WORKER_PROFILER)))
+
+
+def test_the_local_cluster_workers_run_without_dasks_profiler():
+    # Its stack sampling every 10 ms made a small replay 8 % slower in a worker (bench/bench_govern.py).
+    (outcome,) = DaskExecutor(None).run(
+        make_tasks(1), profiler_setting, workers=1, retries=0, on_outcome=lambda o: None, should_stop=lambda: False
+    )
+    assert json.loads(outcome.detail) is False

@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from sqlalchemy import func, select
 from repropack.model.governance import RegressionCategory
 from repropack.repository.catalog.tables import GovernedRunRow, GovernRunRow, GovernTaskRow
 from repropack.repository.opened import Repository
-from tests.conftest import isolate_user_dirs
+from tests.conftest import isolate_user_dirs, wait_for
 from tests.govern.gallery import TAU_FILE, Gallery, build_gallery, checked, new_repository, repropack
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
@@ -213,16 +212,6 @@ def _done_tasks(root: Path) -> int:
         return session.scalar(select(func.count()).select_from(GovernTaskRow).where(GovernTaskRow.state == "done"))
 
 
-def _wait_for(what, seconds: float, step: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(step)
-    return what()
-
-
 def _group_gone(pgid: int) -> bool:
     """Whether no live process (a zombie waiting for init to reap it is not live) is left in group ``pgid``."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -249,12 +238,12 @@ def test_a_policy_run_killed_half_way_resumes_with_no_duplicate_and_no_loss(gall
             start_new_session=True,  # its own process group: the LocalCluster's workers are in it too
         )
     try:
-        assert _wait_for(lambda: killed.poll() is not None or _done_tasks(root) >= 1, 240), "no task ended"
+        assert wait_for(lambda: killed.poll() is not None or _done_tasks(root) >= 1, 240, step=0.1), "no task ended"
         assert killed.poll() is None, (tmp_path / "killed.stderr").read_text()[-3000:]
     finally:
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
-    assert _wait_for(lambda: _group_gone(killed.pid), 30), "a worker of the killed run is still alive"
+    assert wait_for(lambda: _group_gone(killed.pid), 30), "a worker of the killed run is still alive"
     ended_before = _done_tasks(root)
     assert 1 <= ended_before < len(ids), "the run was not killed half-way"
 

@@ -24,7 +24,7 @@ from docker.errors import NotFound
 from repropack.fs.sized import mounts_under, unmount_under
 from repropack.fs.stale import OWNER_FILE, parse_owner
 from repropack.sandbox.docker.stale import DEADLINE_LABEL, OWNER_LABEL, REPLAY_LABEL, SELF_KILL_MARGIN
-from tests.conftest import ANALYSIS_CELLS, make_project, write_notebook
+from tests.conftest import ANALYSIS_CELLS, make_project, wait_for, write_notebook
 
 RESTRICTED = "data/input.csv"
 # Sleeps only in the sandbox (where /replay exists): the export runs it at once.
@@ -41,16 +41,6 @@ def _env(temp: Path) -> dict[str, str]:
 
 def _run(temp: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(_command(*args), capture_output=True, text=True, env=_env(temp), timeout=600)
-
-
-def _wait_for(what, seconds: float, step: float = 0.2):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(step)
-    return what()
 
 
 def _owned_by(folder: Path, prefix: str, pid: int) -> list[Path]:
@@ -112,7 +102,7 @@ def test_a_killed_replays_container_dies_by_its_deadline_and_the_next_replay_rem
         stderr=subprocess.DEVNULL,
     )
     try:
-        (container,) = _wait_for(
+        (container,) = wait_for(
             lambda: [c for c in _replay_containers(docker_engine, replay.pid) if c.status == "running"], 300
         )
         (work,) = _owned_by(temp, "repropack-work-", replay.pid)
@@ -135,7 +125,7 @@ def test_a_killed_replays_container_dies_by_its_deadline_and_the_next_replay_rem
             return "removed"
         return "exited" if container.status == "exited" else ""
 
-    ended = _wait_for(stopped, deadline - time.time() + 15, step=1)
+    ended = wait_for(stopped, deadline - time.time() + 15, step=1)
     assert ended, "the container ran past its deadline"
     if ended == "exited":
         assert container.attrs["State"]["ExitCode"] == 137  # killed by its own `timeout`
@@ -163,7 +153,7 @@ def test_a_live_replays_work_folder_and_container_survive_another_replays_sweep(
         text=True,
     )
     try:
-        assert _wait_for(lambda: [c for c in _replay_containers(docker_engine, live.pid) if c.status == "running"], 300)
+        assert wait_for(lambda: [c for c in _replay_containers(docker_engine, live.pid) if c.status == "running"], 300)
         (work,) = _owned_by(temp, "repropack-work-", live.pid)
         other = _run(temp, "replay", str(package), "--record", str(tmp_path / "r2"))  # sweeps, then stops
         assert other.returncode == 3
@@ -181,7 +171,7 @@ def test_a_live_replays_work_folder_and_container_survive_another_replays_sweep(
 def _kill_when(process: subprocess.Popen, appeared, seconds: float = 300) -> list[Path]:
     """SIGKILL ``process`` as soon as ``appeared()`` finds something; returns what it found."""
     try:
-        found = _wait_for(lambda: appeared() or (process.poll() is not None and ["exited"]), seconds, step=0.005)
+        found = wait_for(lambda: appeared() or (process.poll() is not None and ["exited"]), seconds, step=0.005)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -170,6 +170,18 @@ def _one_line_json(data: dict) -> str:
     return json.dumps(data, sort_keys=True)
 
 
+def _read(repository_path: Path | None, catalog: str | None, read):
+    """``read(repository)`` on the repository the options name, and the settings it used; errors as every command
+    shows them."""
+    from repropack.repository.opened import Repository
+
+    def work():
+        with Repository.open(repository_path, catalog) as repository:
+            return read(repository), repository.settings_used()
+
+    return run_pipeline(work)
+
+
 @govern.command("status")
 @repository_options
 @_json_option
@@ -181,14 +193,9 @@ def status_command(repository_path: Path | None, catalog: str | None, json_: boo
       repropack govern status --repository /srv/repository
     """
     from repropack.repository.history import package_statuses
-    from repropack.repository.opened import Repository
     from repropack.ui.govern_view import render_statuses
 
-    def work():
-        with Repository.open(repository_path, catalog) as repository:
-            return package_statuses(repository), repository.settings_used()
-
-    statuses, used = run_pipeline(work)
+    statuses, used = _read(repository_path, catalog, package_statuses)
     if json_:
         emit_json({"packages": [status.as_dict() for status in statuses], "settings": used})
     else:
@@ -207,14 +214,9 @@ def history_command(public_id: str, repository_path: Path | None, catalog: str |
       repropack govern history pkg-3f9a1c2b7d4e --json
     """
     from repropack.repository.history import package_history
-    from repropack.repository.opened import Repository
     from repropack.ui.govern_view import render_history
 
-    def work():
-        with Repository.open(repository_path, catalog) as repository:
-            return package_history(repository, public_id), repository.settings_used()
-
-    entries, used = run_pipeline(work)
+    entries, used = _read(repository_path, catalog, lambda repository: package_history(repository, public_id))
     if json_:
         emit_json({"id": public_id, "history": [entry.as_dict() for entry in entries], "settings": used})
     else:
@@ -236,15 +238,10 @@ def regressions_command(repository_path: Path | None, catalog: str | None, json_
     Example:
       repropack govern regressions --json
     """
-    from repropack.repository.opened import Repository
     from repropack.repository.regressions import find_regressions
     from repropack.ui.govern_view import render_regressions
 
-    def work():
-        with Repository.open(repository_path, catalog) as repository:
-            return find_regressions(repository), repository.settings_used()
-
-    regressions, used = run_pipeline(work)
+    regressions, used = _read(repository_path, catalog, find_regressions)
     if json_:
         emit_json({"regressions": [regression.as_dict() for regression in regressions], "settings": used})
     else:

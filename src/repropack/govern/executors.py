@@ -125,6 +125,10 @@ class LocalExecutor(Executor):
         raise AssertionError("unreachable: the last attempt returns")
 
 
+#: The Dask setting that turns the workers' statistical profiler off (DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED).
+WORKER_PROFILER = "distributed.worker.profile.enabled"
+
+
 @EXECUTORS.register
 class DaskExecutor(Executor):
     """Runs tasks on Dask: a LocalCluster of ``workers`` single-threaded worker processes started for the run,
@@ -149,9 +153,14 @@ class DaskExecutor(Executor):
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-            )
+            import dask
+
+            # The workers' statistical profiler samples every thread's stack each 10 ms: a quarter of a small
+            # replay's time on 2 cores (bench/bench_govern.py). Nobody reads its profiles here.
+            with dask.config.set({WORKER_PROFILER: False}):
+                cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+                )
             try:
                 with Client(cluster) as client:
                     return self._dispatch(client, tasks, work, workers, retries, on_outcome, should_stop)
