@@ -155,8 +155,8 @@ class DaskExecutor(Executor):
         if self.scheduler is None:
             import dask
 
-            # The workers' statistical profiler samples every thread's stack each 10 ms: a quarter of a small
-            # replay's time on 2 cores (bench/bench_govern.py). Nobody reads its profiles here.
+            # The workers' statistical profiler samples every thread's stack each 10 ms: it made a small replay
+            # about 8 % slower in a worker (bench/bench_govern.py). Nobody reads its profiles here.
             with dask.config.set({WORKER_PROFILER: False}):
                 cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40

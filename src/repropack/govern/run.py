@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -197,12 +197,14 @@ def _cache_keeper(policy: Policy, problems: list[str], progress: Progress) -> Ca
     keep_size = size_in_bytes(bounds.keep_size) if bounds.keep_size is not None else None
     older_than = duration_in_seconds(bounds.older_than) if bounds.older_than is not None else None
 
-    def keep() -> None:
-        from repropack.sandbox.docker.cache import prune
-        from repropack.sandbox.docker.engine import engine_client
+    from repropack.sandbox.docker.cache import prune
+    from repropack.sandbox.docker.engine import engine_client
 
+    client = cache(engine_client)  # one client for the whole run, made at the first prune
+
+    def keep() -> None:
         try:
-            result = prune(engine_client(), keep_size=keep_size, older_than=older_than, now=time.time())
+            result = prune(client(), keep_size=keep_size, older_than=older_than, now=time.time())
         except Exception as error:  # a cache that cannot be pruned must not stop the run
             problem = f"cache bounds: {type(error).__name__}: {error}"
             if problem not in problems:

@@ -16,18 +16,12 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
-import shutil
-import stat
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from repropack.config import ReplaySettings, Resolved, resolve_replay_settings
 from repropack.errors import BadInput, CannotRun
-from repropack.fs.stale import owner_token
 from repropack.govern.failures import InfrastructureFailure
 from repropack.govern.state import (
     claim_task,
@@ -48,6 +42,7 @@ from repropack.repository.history import store_record
 from repropack.repository.location import RepositoryLocation
 from repropack.repository.opened import Repository
 from repropack.repository.queries import Ref
+from repropack.repository.staging import private_folder
 
 __all__ = ["InfrastructureFailure", "replay_settings_for", "replay_task"]
 
@@ -161,7 +156,7 @@ def _replay_and_keep(
 ) -> tuple[ReplayResult, str] | None:
     """The replay's result and its record's sha256, its governed run added; None when the task was done already.
     BadInput: the package was refused (checkout or replay)."""
-    with _private_folder(repository.location) as folder:
+    with private_folder(repository.location) as folder:
         package, record = folder / "package", folder / "record"
         checkout(repository, Ref(task.public_id, task.version), package)
         settings = replace(resolved.values, record=record, report=None)
@@ -183,26 +178,3 @@ def _infrastructure_detail(error: Exception) -> str | None:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror or os.strerror(error.errno)} on this host"
     return None
-
-
-@contextmanager
-def _private_folder(location: RepositoryLocation) -> Iterator[Path]:
-    """A new folder (mode 0700) in the staging folder, named for this process; removed whole at the end."""
-    staging = location.staging
-    staging.mkdir(parents=True, exist_ok=True)
-    folder = staging / f"{owner_token()}.{secrets.token_hex(6)}"
-    folder.mkdir(mode=0o700)
-    try:
-        yield folder
-    finally:
-        _remove(folder)
-
-
-def _remove(folder: Path) -> None:
-    """``folder`` and everything in it, read-only folders included (a record or a package may make some)."""
-    for parent, folders, _ in os.walk(folder):  # top down, never into a link: each folder writable before its turn
-        for name in folders:
-            path = os.path.join(parent, name)
-            if not os.path.islink(path):
-                os.chmod(path, stat.S_IRWXU)
-    shutil.rmtree(folder)

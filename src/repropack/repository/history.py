@@ -10,8 +10,6 @@ check`` hashes it.
 from __future__ import annotations
 
 import re
-import secrets
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +20,6 @@ from repropack.errors import BadInput
 from repropack.fs.archive import ZIP_MIN_DATE_TIME, write_deterministic_zip
 from repropack.fs.hashing import sha256_file
 from repropack.fs.shown_paths import shown_path
-from repropack.fs.stale import owner_token
 from repropack.model.governance import HistoryEntry, PackageStatus
 from repropack.model.results import OutputStatus, ReplayResult
 from repropack.record.archived import record_folder
@@ -30,6 +27,7 @@ from repropack.repository.catalog.latest import refresh_newest_verdict
 from repropack.repository.catalog.tables import BlobRow, GovernedRunRow, GovernRunRow, PackageRow, VersionRow
 from repropack.repository.opened import Repository
 from repropack.repository.queries import resolve_ref, utc
+from repropack.repository.staging import private_folder
 
 _LINE_CHARS = 200
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -78,12 +76,7 @@ def store_record(repository: Repository, record: Path) -> tuple[str, int]:
     again), so the same record is the same blob whichever form it came in. The store verifies and renames it
     into place whole. BadInput for a record that cannot be opened, or whose folder holds links or special files.
     """
-    staging = repository.location.staging
-    staging.mkdir(parents=True, exist_ok=True)
-    # A folder of this process's, so sweep_staging removes it should the process die before the end.
-    work = staging / f"{owner_token()}.{secrets.token_hex(6)}"
-    work.mkdir(mode=0o700)
-    try:
+    with private_folder(repository.location) as work:
         zipped = work / "record.zip"
         with record_folder(record) as folder:
             try:
@@ -93,8 +86,6 @@ def store_record(repository: Repository, record: Path) -> tuple[str, int]:
         digest = sha256_file(zipped)
         repository.store.put(zipped, digest.sha256, digest.size)
         return digest.sha256, digest.size
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def add_governed_run(
@@ -165,7 +156,7 @@ def package_history(repository: Repository, public_id: str) -> list[HistoryEntry
         if known is None:
             raise BadInput(f"{ref.public_id}: no such package in this repository")
         rows = session.execute(_runs_query().where(PackageRow.public_id == ref.public_id)).all()
-    return [_entry(*row) for row in sorted(rows, key=lambda row: _oldest_first(row[0]))]
+    return [_entry(*row) for row in sorted(rows, key=lambda row: run_order(row[0]))]
 
 
 def package_statuses(repository: Repository) -> list[PackageStatus]:
@@ -185,12 +176,12 @@ def package_statuses(repository: Repository) -> list[PackageStatus]:
     statuses = []
     for version_id, public_id, number, title in versions:
         own = runs.get(version_id, [])
-        newest = max(own, key=lambda row: _oldest_first(row[0]), default=None)
+        newest = max(own, key=lambda row: run_order(row[0]), default=None)
         statuses.append(PackageStatus(public_id, number, title, _entry(*newest) if newest else None, len(own)))
     return statuses
 
 
-def _oldest_first(run: GovernedRunRow) -> tuple:
+def run_order(run: GovernedRunRow) -> tuple:
     """The order ``catalog.latest`` calls newest last: by finish, an unfinished run before any finished, by id."""
     finished = utc(run.finished_at) if run.finished_at else None
     return (finished is not None, finished or datetime.min.replace(tzinfo=timezone.utc), run.id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from repropack.model.governance import HistoryEntry, Regression, RegressionCategory
 from repropack.model.results import CauseKind, Verdict
 from repropack.repository.catalog.tables import GovernedRunRow, GovernRunRow, PackageRow, VersionRow
-from repropack.repository.history import _entry, _oldest_first, differing_outputs
+from repropack.repository.history import _entry, differing_outputs, run_order
 from repropack.repository.opened import Repository
 
 _RANK = {Verdict.REPRODUCED.value: 0, Verdict.NOT_REPRODUCED.value: 1, Verdict.FAILED.value: 2}
@@ -87,7 +87,7 @@ def find_regressions(repository: Repository) -> list[Regression]:
     for runs in by_version.values():
         if len(runs) < 2:
             continue
-        runs.sort(key=lambda row: _oldest_first(row[0]))
+        runs.sort(key=lambda row: run_order(row[0]))
         previous, latest = _entry(*runs[-2][:4]), _entry(*runs[-1][:4])
         classified = classify_regression(previous, latest)
         if classified is not None:

@@ -24,6 +24,7 @@ from repropack.repository.catalog.tables import (
     VersionKeywordRow,
     VersionRow,
 )
+from repropack.repository.history import run_order
 from repropack.repository.opened import Repository
 from repropack.repository.queries import utc
 
@@ -111,14 +112,9 @@ def _newest_runs(session, version_ids: list[int]) -> dict[int, GovernedRunRow]:
         chunk = version_ids[start : start + 500]
         for run in session.scalars(select(GovernedRunRow).where(GovernedRunRow.version_id.in_(chunk))):
             known = newest.get(run.version_id)
-            if known is None or _order(run) > _order(known):
+            if known is None or run_order(run) > run_order(known):
                 newest[run.version_id] = run
     return newest
-
-
-def _order(run: GovernedRunRow) -> tuple:
-    finished = utc(run.finished_at) if run.finished_at else None
-    return (finished is not None, finished or datetime.min.replace(tzinfo=timezone.utc), run.id)
 
 
 def _holds(selection: Selection, row, run: GovernedRunRow | None, now: datetime) -> bool:
