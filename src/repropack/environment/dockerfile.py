@@ -6,12 +6,10 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-import jinja2
-
 from repropack.errors import BadInput
 from repropack.model import RESERVED_DIR, Environment
 from repropack.model.lock import is_hashed
-from repropack.resources import template_dir
+from repropack.resources import templates
 
 DOCKERFILE_TEMPLATE = "Dockerfile.j2"
 #: The build context's folder for what a replay's build stage only uses: ``uv`` (the installer binary) and
@@ -53,13 +51,8 @@ def render_dockerfile(
     for name, sha256 in wheels:
         if not _WHEEL_NAME.fullmatch(name) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise BadInput(f"local wheel {name!r} (sha256 {sha256!r}) cannot be named in a Dockerfile")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # a Dockerfile, not HTML
-    )
-    return env.get_template(DOCKERFILE_TEMPLATE).render(
+    template = templates(html=False).get_template(DOCKERFILE_TEMPLATE)
+    return template.render(
         base_image=environment.base_image,
         python_version=environment.python_version,
         machine=environment.machine,

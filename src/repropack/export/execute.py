@@ -30,6 +30,7 @@ from repropack.export.interruptible import run_interruptibly
 from repropack.export.kernel_side import COLLECT_EVENT
 from repropack.fs.stale import owned_temp_dir
 from repropack.parameters import inject
+from repropack.sandbox.runner import kernel_manager_class
 
 _KERNEL_SIDE_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding="utf-8")
 
@@ -212,6 +213,7 @@ def execute_notebook(
     client = NotebookClient(
         nb,
         kernel_name=kernel,
+        kernel_manager_class=kernel_manager_class(),  # as the replay's runner: a kernel hung on its way out is ended
         timeout=timeout,
         # nbclient asks before every cell: what is left of the total when it is less than the per-cell timeout.
         timeout_func=(lambda cell: deadline.cell_timeout(timeout)) if deadline else None,

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import jinja2
-
 from repropack import __version__
 from repropack.crate.assess import outcome
 from repropack.model.results import RECORD_REPLAYED_DIR, WHAT_IF_NOTE
-from repropack.resources import template_dir
+from repropack.resources import templates
 
 REPORT_TEMPLATE = "report.html.j2"
 
 
 def render_html_report(result) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir())),
-        autoescape=True,  # details quote notebook output: untrusted text
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(REPORT_TEMPLATE).render(
+    template = templates(html=True).get_template(REPORT_TEMPLATE)
+    return template.render(
         r=result,
         verdict_text=("what-if, " if result.what_if else "") + result.verdict.value.replace("_", " "),
         figures=result.figures,

@@ -51,6 +51,7 @@ def _run_notebook(entry, plan, work):
     client = NotebookClient(
         nb,
         kernel_name=plan["kernel"],
+        kernel_manager_class=kernel_manager_class(),
         timeout=plan["cell_timeout"],
         allow_errors=entry["allow_errors"],
         resources={"metadata": {"path": os.path.dirname(path)}},
@@ -77,6 +78,97 @@ def _run_notebook(entry, plan, work):
         outcome["recorded_errors"] = [e for e in recorded if e["cell"] <= ran]
     nbformat.write(nb, path)
     return outcome
+
+
+#: Seconds a kernel asked to shut down may be alive with its process tree using no CPU before it counts as hung.
+KERNEL_HUNG_SECONDS = 0.5
+_EXIT_POLL = 0.05
+
+
+def kernel_manager_class():
+    """The kernel manager export and replay both start kernels with: jupyter_client's AsyncKernelManager, except
+    that a kernel which hangs on its way out is terminated once it has been idle ``KERNEL_HUNG_SECONDS``, not
+    after half of ``shutdown_wait_time`` (2.5 s).
+
+    Why: ipykernel 7 (7.4.0 seen) sometimes deadlocks after its shutdown reply. The control thread flushes
+    stdout into the IOPub thread that the main thread has just stopped, while the main thread waits to join the
+    control thread. Measured here: 10 % of kernels one at a time, 17 % two at a time, each 3.2 s idle; that tail
+    was what kept two parallel replays from twice the throughput of one. A kernel whose processes still use
+    CPU on the way out (finalizers, atexit handlers writing files) keeps jupyter_client's whole grace period;
+    without /proc (not Linux), jupyter_client's own timing applies to every kernel.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ExitWatchingKernelManager(AsyncKernelManager):
+        # shutdown_kernel() awaits this private step (jupyter_client 7 and 8); where it does not, nothing changes.
+        async def _async_finish_shutdown(self, waittime=None, pollinterval=0.1, restart=False):
+            pid = getattr(self.provisioner, "pid", None)
+            grace = max(self.shutdown_wait_time, 0) / 2
+            if pid is not None and await _hangs_on_exit(self.is_alive, pid, grace):
+                self.log.debug("the kernel is alive and idle since its shutdown reply: terminating it")
+                await self.provisioner.terminate(restart=restart)
+            await super()._async_finish_shutdown(waittime=waittime, pollinterval=pollinterval, restart=restart)
+
+    return ExitWatchingKernelManager
+
+
+async def _hangs_on_exit(is_alive, pid, grace, hung_after=KERNEL_HUNG_SECONDS, poll=_EXIT_POLL):
+    """Whether the kernel ``pid`` stays alive with no CPU used by it or its descendants for ``hung_after``
+    seconds within ``grace``; False once it exits, when it is busy the whole ``grace``, or without /proc."""
+    import asyncio
+
+    last = tree_cpu_ticks(pid)
+    if last is None:
+        return False
+    started = idle_since = time.monotonic()
+    while await is_alive():
+        await asyncio.sleep(poll)
+        now, ticks = time.monotonic(), tree_cpu_ticks(pid)
+        if ticks is None:
+            return False  # gone between the two readings
+        if ticks != last:
+            last, idle_since = ticks, now
+        elif now - idle_since >= hung_after:
+            return True
+        if now - started >= grace:
+            return False
+    return False
+
+
+def tree_cpu_ticks(pid, proc="/proc"):
+    """CPU clock ticks used so far by ``pid`` and every live descendant (a kernelspec may start the kernel
+    through a wrapper that only waits); None when ``pid`` cannot be read (no /proc, or it is gone)."""
+    stats = {}
+    for name in os.listdir(proc) if os.path.isdir(proc) else ():
+        if name.isdigit():
+            stat = _proc_stat(os.path.join(proc, name, "stat"))
+            if stat is not None:
+                stats[int(name)] = stat
+    if pid not in stats:
+        return None
+    children = {}
+    for child, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(child)
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats[current][1]
+        todo.extend(children.get(current, ()))
+    return total
+
+
+def _proc_stat(path):
+    """(parent pid, utime + stime + cutime + cstime) from a /proc/PID/stat file; None when unreadable."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # the command name may hold spaces and parentheses
+    try:
+        return int(fields[1]), sum(int(value) for value in fields[11:15])
+    except (IndexError, ValueError):
+        return None
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
