@@ -4,15 +4,17 @@ One small stdlib-only project is exported once with `repropack export` and impor
 (each copy is its own package, so a policy selects 20 versions), all sharing one environment image, built or
 found by a warm-up replay before anything is timed. Then, in one run:
 
-* throughput: `repropack govern run` of a policy selecting all 20, with `--workers 1`, then `--workers 2` (a
-  LocalCluster of single-threaded worker processes each time), wall time from the command's start to its end.
+* throughput: `repropack govern run` of a policy selecting all 20, with `--workers 1` and `--workers 2` (a
+  LocalCluster of single-threaded worker processes each time), wall time from the command's start to its end,
+  in 3 rounds each in the order 1 2 2 1 1 2 (a run on this machine varies by up to a third from the next, so
+  one pair of runs is not a ratio); the table gives each count's median and range, the ratio the medians'.
   Goal: >= 1.8x with 2 workers.
 * scheduling overhead: the 20 tasks of a third policy run, replayed alternately in blocks by calling
   `replay_task` in this process and through the Dask executor (a LocalCluster of 1 worker, started and warmed
   before timing). The overhead per replay is the mean Dask wall time per task minus the mean direct call.
   Goal: < 5 % of a warm replay.
 
-    python bench/bench_govern.py [--packages 20] [--quick]
+    python bench/bench_govern.py [--packages 20] [--rounds 3] [--quick]
 """
 
 from __future__ import annotations
@@ -60,32 +62,59 @@ NOTEBOOK = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="6 packages: a check that the bench runs")
+    parser.add_argument("--rounds", type=int, default=3, help="govern runs per worker count (default 3)")
+    parser.add_argument("--quick", action="store_true", help="6 packages, 1 round: a check that the bench runs")
     args = parser.parse_args()
-    count = 6 if args.quick else args.packages
+    count, rounds = (6, 1) if args.quick else (args.packages, max(1, args.rounds))
     with tempfile.TemporaryDirectory(prefix="repropack-bench-govern-") as scratch:
         root = Path(scratch)
         isolate(root / "home")
         repository = make_repository(root, count)
         warm_up(root, repository)
-        walls = {workers: govern_run(root, repository, f"throughput-{workers}", workers, count) for workers in (1, 2)}
+        runs: dict[int, list[GovernRun]] = {1: [], 2: []}
+        for n, workers in enumerate(round_order(rounds)):
+            runs[workers].append(govern_run(root, repository, f"throughput-{n}", workers, count))
         cost = overhead(root, repository)
-
-    print(f"{count} replays of one small package (one shared image), `repropack govern run`, wall time")
-    print(f"{'case':<34} {'seconds':>8} {'per replay':>10} {'ratio':>6} {'cores busy':>10}  notes")
-    for workers, seconds in walls.items():
-        ratio = walls[1] / seconds
-        notes = "baseline" if workers == 1 else f"goal >= {RATIO_GOAL}x: {'met' if ratio >= RATIO_GOAL else 'MISSED'}"
-        cores = f"{BUSY_CORES[workers]:.2f}/{os.cpu_count()}"
-        print(
-            f"{f'--workers {workers}':<34} {seconds:>8.2f} {seconds / count:>10.2f} {ratio:>6.2f} {cores:>10}  {notes}"
-        )
-    ceiling = (os.cpu_count() or 1) / BUSY_CORES[1]
-    print(
-        f"one worker keeps {BUSY_CORES[1]:.2f} cores busy: this machine allows at most {ceiling:.2f}x from parallel replays"
-    )
+    report_throughput(count, runs)
     report_overhead(cost)
     return 0
+
+
+def round_order(rounds: int) -> list[int]:
+    """Worker counts in ABBA order (1 2, 2 1, 1 2, ...), so a drift of the machine over the bench weighs on both."""
+    return [workers for n in range(rounds) for workers in ((1, 2) if n % 2 == 0 else (2, 1))]
+
+
+@dataclass(frozen=True)
+class GovernRun:
+    """One `repropack govern run`: its wall seconds and the machine's cores busy on average meanwhile (all
+    processes: engine, kernels, Dask)."""
+
+    seconds: float
+    busy_cores: float
+
+
+def report_throughput(count: int, runs: dict[int, list[GovernRun]]) -> None:
+    medians = {workers: statistics.median(r.seconds for r in done) for workers, done in runs.items()}
+    rounds = len(runs[1])
+    print(f"{count} replays of one small package (one shared image), `repropack govern run`, wall time")
+    print(f"{rounds} run(s) per worker count, alternating; median (range) of each")
+    print(f"{'case':<14} {'seconds':>8} {'range':>13} {'per replay':>10} {'ratio':>6} {'cores busy':>10}  notes")
+    for workers, done in runs.items():
+        seconds = medians[workers]
+        ratio = medians[1] / seconds
+        spread = f"{min(r.seconds for r in done):.1f}-{max(r.seconds for r in done):.1f}"
+        cores = f"{statistics.median(r.busy_cores for r in done):.2f}/{os.cpu_count()}"
+        notes = "baseline" if workers == 1 else f"goal >= {RATIO_GOAL}x: {'met' if ratio >= RATIO_GOAL else 'MISSED'}"
+        print(
+            f"{f'--workers {workers}':<14} {seconds:>8.2f} {spread:>13} {seconds / count:>10.2f} {ratio:>6.2f}"
+            f" {cores:>10}  {notes}"
+        )
+    busy_one = statistics.median(r.busy_cores for r in runs[1])
+    ceiling = (os.cpu_count() or 1) / busy_one
+    print(
+        f"one worker keeps {busy_one:.2f} cores busy: this machine allows at most {ceiling:.2f}x from parallel replays"
+    )
 
 
 def report_overhead(cost: Overhead) -> None:
@@ -170,23 +199,19 @@ def write_policy(root: Path, name: str, workers: int) -> Path:
     return path
 
 
-def govern_run(root: Path, repository: Path, name: str, workers: int, count: int) -> float:
-    """Seconds `repropack govern run` takes to replay every package on ``workers`` workers."""
+def govern_run(root: Path, repository: Path, name: str, workers: int, count: int) -> GovernRun:
+    """`repropack govern run` of a new policy replaying every package on ``workers`` workers."""
     policy = write_policy(root, name, workers)
     busy_before = busy_cpu_seconds()
     started = time.perf_counter()
     done = repropack("govern", "run", policy, "--workers", str(workers), "--json", "--repository", repository)
     seconds = time.perf_counter() - started
-    BUSY_CORES[workers] = (busy_cpu_seconds() - busy_before) / seconds
+    busy_cores = (busy_cpu_seconds() - busy_before) / seconds
     outcomes = json.loads(done.stdout)["tasks"]
     verdicts = [(o["state"], o["verdict"]) for o in outcomes]
     if verdicts != [("done", "reproduced")] * count:
         sys.exit(f"{name}: expected {count} reproduced replays, got {verdicts}")
-    return seconds
-
-
-#: Workers -> the machine's cores busy on average during that `govern run` (all processes: engine, kernels, Dask).
-BUSY_CORES: dict[int, float] = {}
+    return GovernRun(seconds, busy_cores)
 
 
 def busy_cpu_seconds() -> float:
