@@ -9,6 +9,9 @@ found by a warm-up replay before anything is timed. Then, in one run:
   in 3 rounds each in the order 1 2 2 1 1 2 (a run on this machine varies by up to a third from the next, so
   one pair of runs is not a ratio); the table gives each count's median and range, the ratio the medians'.
   Goal: >= 1.8x with 2 workers.
+* the engine alone, for reference: 10 bare containers of the same image (`docker run --rm --network none
+  IMAGE python -c pass`, locked down as a replay's), one after another and two at a time, 2 rounds: what
+  running two at once gains on this machine before any replay work (the part of a replay that gains least).
 * scheduling overhead: the 20 tasks of a third policy run, replayed alternately in blocks by calling
   `replay_task` in this process and through the Dask executor (a LocalCluster of 1 worker, started and warmed
   before timing). The overhead per replay is the mean Dask wall time per task minus the mean direct call.
@@ -70,12 +73,14 @@ def main() -> int:
         root = Path(scratch)
         isolate(root / "home")
         repository = make_repository(root, count)
-        warm_up(root, repository)
+        image = warm_up(root, repository)
         runs: dict[int, list[GovernRun]] = {1: [], 2: []}
         for n, workers in enumerate(round_order(rounds)):
             runs[workers].append(govern_run(root, repository, f"throughput-{n}", workers, count))
+        engine = engine_alone(image, 4 if args.quick else 10, 1 if args.quick else 2)
         cost = overhead(root, repository)
     report_throughput(count, runs)
+    report_engine(engine)
     report_overhead(cost)
     return 0
 
@@ -110,10 +115,34 @@ def report_throughput(count: int, runs: dict[int, list[GovernRun]]) -> None:
             f"{f'--workers {workers}':<14} {seconds:>8.2f} {spread:>13} {seconds / count:>10.2f} {ratio:>6.2f}"
             f" {cores:>10}  {notes}"
         )
-    busy_one = statistics.median(r.busy_cores for r in runs[1])
-    ceiling = (os.cpu_count() or 1) / busy_one
+
+
+def engine_alone(image: str, count: int, rounds: int) -> dict[int, list[float]]:
+    """Seconds ``count`` bare containers of ``image`` take one after another (1) and as two streams (2), in
+    ``rounds`` alternating rounds."""
+    import concurrent.futures
+
+    command = ["docker", "run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL"]
+    command += ["--security-opt", "no-new-privileges", "--tmpfs", "/tmp", image, "python", "-c", "pass"]
+
+    def containers(n: int) -> None:
+        for _ in range(n):
+            subprocess.run(command, check=True, capture_output=True)
+
+    found: dict[int, list[float]] = {1: [], 2: []}
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for streams in round_order(rounds):
+            started = time.perf_counter()
+            list(pool.map(containers, [count // streams] * streams))
+            found[streams].append(time.perf_counter() - started)
+    return found
+
+
+def report_engine(engine: dict[int, list[float]]) -> None:
+    one, two = (statistics.median(engine[streams]) for streams in (1, 2))
     print(
-        f"one worker keeps {busy_one:.2f} cores busy: this machine allows at most {ceiling:.2f}x from parallel replays"
+        f"the engine alone: {len(engine[1])} round(s) of bare containers, one after another {one:.2f} s, "
+        f"two at a time {two:.2f} s: {one / two:.2f}x (what two at once gain before any replay work)"
     )
 
 
@@ -186,11 +215,13 @@ def retitled(package: Path, target: Path, title: str) -> Path:
     return target
 
 
-def warm_up(root: Path, repository: Path) -> None:
-    """Build (or find) the shared image, and warm the engine and the page cache, before anything is timed."""
+def warm_up(root: Path, repository: Path) -> str:
+    """Build (or find) the shared image, and warm the engine and the page cache, before anything is timed; the
+    image's reference."""
     verdict = json.loads(repropack("replay", root / "package", "--record", root / "warm-record", "--json").stdout)
     if verdict["verdict"] != "reproduced":
         sys.exit(f"the bench package did not reproduce: {verdict.get('cause')}")
+    return verdict["image"]
 
 
 def write_policy(root: Path, name: str, workers: int) -> Path:
